@@ -1,0 +1,154 @@
+"""``check(callables)``: do sibling closures share a loop variable's cell or global?
+
+Works on any callables, instrumented or not.  Siblings are functions with the same code
+object: made by one ``lambda`` or ``def`` run several times.  Which of their free names are
+loop variables comes from the instrumentation when there is one (which also knows the
+values each closure was made with), and otherwise from the scope analysis of the module's
+source, so a shared ``self`` is never taken for a loop variable.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import linecache
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._errors import LateBindingError
+from ._findings import SHARED_BINDING, Finding, short_repr
+from ._recorder import UNBOUND, Record, distinct, group_by_binding, read, record_of
+from ._scopes import Site, find_sites
+
+
+def check(callables: Iterable[Any]) -> list[Finding]:
+    """The findings among ``callables`` (a mapping's values are checked); raise nothing."""
+    if isinstance(callables, Mapping):
+        callables = callables.values()
+    if callable(callables) or not isinstance(callables, Iterable):
+        raise TypeError(
+            f"latebind.check() takes an iterable of callables, got {_describe(callables)}; "
+            "pass a list, e.g. check([callback]) or check(handlers.values())")
+    siblings: dict[types.CodeType, list[types.FunctionType]] = {}
+    for position, item in enumerate(callables):
+        if not callable(item):
+            raise TypeError(
+                f"latebind.check(): item {position} is not callable: {_describe(item)}; "
+                "pass the callbacks themselves (functions, lambdas, methods, partials)")
+        for func in _functions(item):
+            group = siblings.setdefault(func.__code__, [])
+            if not any(func is other for other in group):
+                group.append(func)
+    findings = []
+    for code, group in siblings.items():
+        if len(group) >= 2:
+            findings.extend(_check_siblings(code, group))
+    return findings
+
+
+def raise_for(findings: list[Finding], rootdir: str | None = None, show_values: bool = True) -> None:
+    if findings:
+        text = "\n".join(f.message(rootdir, show_values) for f in findings)
+        raise LateBindingError(text, findings)
+
+
+def _describe(obj: Any) -> str:
+    return f"{short_repr(obj)} ({type(obj).__name__})"
+
+
+def _functions(obj: Any, depth: int = 0) -> list[types.FunctionType]:
+    """The Python functions behind a callable: partials, methods and wrappers unwrapped."""
+    if depth > 20:
+        return []
+    if isinstance(obj, functools.partial):
+        return _functions(obj.func, depth + 1)
+    if isinstance(obj, types.MethodType):
+        return _functions(obj.__func__, depth + 1)
+    if isinstance(obj, types.FunctionType):
+        wrapped = obj.__dict__.get("__wrapped__")
+        return [obj, *(_functions(wrapped, depth + 1) if wrapped is not None else [])]
+    return []  # builtins, classes, callable objects: no cells of their own
+
+
+def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> list[Finding]:
+    records = [record_of(f) for f in group]
+    if all(records):
+        return _from_records([r for r in records if r is not None])
+    site, file = _site_of(code)
+    if site is None:
+        shared = [name for k, name in enumerate(code.co_freevars)
+                  if not name.startswith("@") and len({id(f.__closure__[k]) for f in group}) < len(group)]
+        if not shared:
+            return []
+        raise LateBindingError(
+            f"latebind.check() cannot tell whether {code.co_name} at {code.co_filename}:"
+            f"{code.co_firstlineno} reads loop variables: its source is not available, and the "
+            f"{len(group)} closures given share {', '.join(map(repr, shared))}. check() reads the "
+            "source to find the loops: define the callbacks in a module with a .py file, or run "
+            "with --latebind so that they are instrumented.")
+    findings = []
+    for variable in site.variables:
+        if variable in code.co_freevars:
+            k = code.co_freevars.index(variable)
+            buckets: dict[int, list[types.FunctionType]] = {}
+            for func in group:
+                buckets.setdefault(id(func.__closure__[k]), []).append(func)  # type: ignore[index]
+            for bucket in buckets.values():
+                if len(bucket) >= 2:
+                    findings.append(_finding(site, file, variable, len(bucket),
+                                             read(bucket[0].__closure__[k]), []))  # type: ignore[index]
+        elif variable in code.co_names:
+            namespace = group[0].__globals__
+            value = namespace.get(variable, UNBOUND)
+            findings.append(_finding(site, file, variable, len(group), value, []))
+    return findings
+
+
+def _from_records(records: list[Record]) -> list[Finding]:
+    info = records[0].info
+    findings = []
+    for k, variable in enumerate(info.variables):
+        for bucket in group_by_binding(records, k):
+            values = distinct([record.values[k] for record in bucket])
+            if len(bucket) >= 2 and len(values) >= 2:
+                findings.append(_finding(info.site, info.file, variable, len(bucket),
+                                         read(bucket[0].refs[k]), values))
+    return findings
+
+
+def _finding(site: Site, file: str, variable: str, closures: int, now: Any, values: list[Any]) -> Finding:
+    return Finding(file=file, line=site.line, column=site.column, variable=variable,
+                   site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
+                   kinds=[SHARED_BINDING], created_with=[short_repr(v) for v in values],
+                   seen=short_repr(now), closures=closures)
+
+
+_sites_by_file: dict[str, list[Site]] = {}
+
+
+def _site_of(code: types.CodeType) -> tuple[Site | None, str]:
+    """The site that compiled to ``code``, found by name and line in its module's source.
+
+    None when there is no source; a site with no variables when the code is no site.
+    """
+    file = code.co_filename
+    sites = _sites_by_file.get(file)
+    if sites is None:
+        linecache.checkcache(file)
+        lines = linecache.getlines(file)
+        if not lines:
+            return None, file
+        try:
+            tree = ast.parse("".join(lines), filename=file)
+        except (SyntaxError, ValueError):
+            return None, file
+        sites = _sites_by_file[file] = [site for site, _ in find_sites(tree, [ln.rstrip("\n") for ln in lines])]
+    names = set(code.co_freevars) | set(code.co_names)
+    # A decorated def's code starts at its first decorator, above the def itself.
+    candidates = [site for site in sites if site.name == code.co_name and site.line >= code.co_firstlineno
+                  and (site.line == code.co_firstlineno or site.kind.endswith("def"))
+                  and set(site.variables) <= names]
+    if candidates:
+        return min(candidates, key=lambda site: site.line), file
+    return Site("lambda", code.co_name, code.co_firstlineno, 1, (), ""), file

@@ -1,0 +1,128 @@
+"""Every option of the plugin, declared once: a command-line flag and its ini twin.
+
+The command line wins over the ini file.  :func:`read_settings` works both on the early
+config (``pytest_load_initial_conftests``, where only ``known_args_namespace`` is parsed)
+and on the full one, so the import hook and the rest of the plugin read the same values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+MODES = ("fail", "warn")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool  # watch every test (--latebind); marked tests are watched regardless
+    mode: str  # "fail" or "warn"
+    modules: tuple[str, ...]  # packages to watch explicitly; empty: modules under the rootdir
+    test_modules: bool  # instrument test modules and conftest.py too
+    report: Path | None  # the JSON report
+    show_values: bool  # loop variables' values in messages and reports
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
+def _mode(text: str) -> str:
+    if text not in MODES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(MODES)}, got {text!r}")
+    return text
+
+
+def _modules(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.replace("\n", ",").split(",") if n.strip())
+    for name in names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise argparse.ArgumentTypeError(f"{name!r} is not a module or package name")
+    return names
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("latebind", "late-binding closures (pytest-latebind)")
+    group.addoption("--latebind", action="store_true", default=None, dest="latebind",
+                    help="watch every test for late-binding closures (default: only tests "
+                         "marked @pytest.mark.latebind). ini: latebind")
+    group.addoption("--latebind-mode", type=_mode, default=None, dest="latebind_mode", metavar="MODE",
+                    help="fail: a test with a late-binding closure fails (default); warn: it passes "
+                         "with a LateBindingWarning. ini: latebind_mode")
+    group.addoption("--latebind-modules", type=_modules, default=None, dest="latebind_modules",
+                    metavar="PKG[,PKG...]",
+                    help="instrument these packages (installed ones too) instead of the modules "
+                         "under the rootdir. ini: latebind_modules")
+    group.addoption("--latebind-test-modules", type=_bool, default=None, dest="latebind_test_modules",
+                    metavar="yes|no", help="instrument test modules and conftest.py files as well "
+                                           "(default: yes). ini: latebind_test_modules")
+    group.addoption("--latebind-report", default=None, dest="latebind_report", metavar="PATH",
+                    help="write the findings as JSON to PATH at the end of the run. ini: latebind_report")
+    group.addoption("--latebind-show-values", type=_bool, default=None, dest="latebind_show_values",
+                    metavar="yes|no", help="show loop variables' values in messages and reports "
+                                           "(default: yes). ini: latebind_show_values")
+    parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
+    parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
+    parser.addini("latebind_modules", type="args", default=[],
+                  help="packages to instrument (like --latebind-modules)")
+    parser.addini("latebind_test_modules", type="bool", default=True,
+                  help="instrument test modules too (like --latebind-test-modules)")
+    parser.addini("latebind_report", default="", help="JSON report path (like --latebind-report)")
+    parser.addini("latebind_show_values", type="bool", default=True,
+                  help="show values in messages and reports (like --latebind-show-values)")
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """The effective settings; a bad ini value is a ``pytest.UsageError`` naming it."""
+    namespace = getattr(config, "known_args_namespace", None) or config.option
+
+    def pick(dest: str, ini: str, convert: Callable[[Any], Any]) -> Any:
+        cli = getattr(config.option, dest, None)
+        if cli is None:
+            cli = getattr(namespace, dest, None)
+        if cli is not None:
+            return cli
+        raw = config.getini(ini)
+        try:
+            return convert(raw)
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"ini option {ini}: {exc}") from None
+
+    modules = pick("latebind_modules", "latebind_modules", lambda raw: _modules(",".join(raw)))
+    report = pick("latebind_report", "latebind_report", str)
+    return Settings(
+        enabled=bool(pick("latebind", "latebind", bool)),
+        mode=pick("latebind_mode", "latebind_mode", _mode),
+        modules=modules,
+        test_modules=bool(pick("latebind_test_modules", "latebind_test_modules", bool)),
+        report=Path(os.path.expanduser(report)) if report else None,
+        show_values=bool(pick("latebind_show_values", "latebind_show_values", bool)),
+    )
+
+
+def check_report_path(path: Path, base: Path) -> Path:
+    """Resolve the report path against the invocation directory (as ``--junitxml`` is),
+    failing early, not after the run, when it cannot be written."""
+    target = path if path.is_absolute() else base / path
+    parent = target.parent
+    if target.is_dir():
+        raise pytest.UsageError(f"--latebind-report={path}: {target} is a directory; name a file")
+    if not parent.is_dir():
+        raise pytest.UsageError(f"--latebind-report={path}: the directory {parent} does not exist; "
+                                "create it or choose another path")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise pytest.UsageError(f"--latebind-report={path}: {target} is not writable; "
+                                "choose a path you can write to")
+    return target

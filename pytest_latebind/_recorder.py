@@ -1,0 +1,275 @@
+"""What instrumented code calls at run time: closures made, closures called.
+
+Instrumented modules call :func:`register_module` once, then ``made()`` for every closure
+made at a site.  Each closure gets a :class:`Record` as its token; the closure's prologue
+calls the record, which compares every loop variable's current value with the value it
+had when the closure was made.  Everything is recorded into the current :class:`Window`
+(a test, or the session outside tests), which the judge reads.
+
+This module is imported by user code at import time and called on hot paths: it imports
+no pytest, holds closures only weakly (a record lives exactly as long as its closure, in
+the closure's token cell), and takes its lock only to change shared state.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from types import FunctionType
+from typing import Any, Callable
+
+from ._scopes import Site
+
+# How many live closures of one site one window tracks for the shared-binding check.  A
+# site that makes more keeps working (stale calls are still seen) but costs no more memory.
+MAX_TRACKED_PER_SITE = 256
+# How many distinct creation values a stale-call event keeps for its message.
+MAX_VALUES = 8
+
+
+class _Unbound:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unbound>"
+
+
+UNBOUND: Any = _Unbound()
+_FIX_QUALNAME = sys.version_info < (3, 11)  # 3.10 code objects have no co_qualname to fix
+
+
+class SiteInfo:
+    """A site of a loaded module, with what the recorder caches about it."""
+
+    __slots__ = ("file", "site", "variables", "_indexes")
+
+    def __init__(self, file: str, site: Site) -> None:
+        self.file = file
+        self.site = site
+        self.variables = site.variables
+        self._indexes: tuple[int, ...] | None = None
+
+    def refs(self, factory: FunctionType) -> tuple[Any, ...]:
+        """Where each loop variable lives: the factory's cell, or (globals, name)."""
+        indexes = self._indexes
+        if indexes is None:
+            freevars = factory.__code__.co_freevars
+            indexes = self._indexes = tuple(
+                freevars.index(v) if v in freevars else -1 for v in self.variables
+            )
+        closure = factory.__closure__ or ()
+        g = factory.__globals__
+        return tuple(closure[k] if k >= 0 else (g, name) for k, name in zip(indexes, self.variables))
+
+    def __repr__(self) -> str:
+        return f"<site {self.file}:{self.site.line} {self.site.name}>"
+
+
+def read(ref: Any) -> Any:
+    """The current value of a loop variable's binding (a cell, or (globals, name))."""
+    if ref.__class__ is tuple:
+        return ref[0].get(ref[1], UNBOUND)
+    try:
+        return ref.cell_contents
+    except ValueError:
+        return UNBOUND
+
+
+class Record:
+    """One closure made at a site: its token, and the values it was made with."""
+
+    __slots__ = ("info", "refs", "values", "__weakref__")
+
+    def __init__(self, info: SiteInfo) -> None:
+        self.info = info
+        self.refs: tuple[Any, ...] = ()
+        self.values: tuple[Any, ...] = ()
+
+    def __call__(self) -> None:
+        # The prologue of every instrumented closure: keep it cheap.
+        values = self.values
+        k = 0
+        for ref in self.refs:
+            if ref.__class__ is tuple:
+                now = ref[0].get(ref[1], UNBOUND)
+            else:
+                try:
+                    now = ref.cell_contents
+                except ValueError:
+                    now = UNBOUND
+            if now is not values[k]:
+                RECORDER.stale(self, k, now)
+            k += 1
+
+    def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
+        # cloudpickle and friends copy closures cell by cell: travel as an inert token.
+        return (_inert, ())
+
+
+def _inert() -> Callable[[], None]:
+    return lambda: None
+
+
+class ModuleSites:
+    """The ``@latebind`` handle of one instrumented module."""
+
+    __slots__ = ("file", "infos")
+
+    def __init__(self, file: str, table: tuple[tuple[Any, ...], ...]) -> None:
+        self.file = file
+        self.infos = tuple(SiteInfo(file, Site(*row)) for row in table)
+
+    def made(self, index: int, factory: FunctionType, *args: Any) -> Any:
+        info = self.infos[index]
+        record = Record(info)
+        made = factory(record, *args)
+        refs = info.refs(factory)
+        record.refs = refs
+        record.values = tuple(read(ref) for ref in refs)
+        if _FIX_QUALNAME and info.site.kind in ("lambda", "genexp"):
+            made.__qualname__ = factory.__qualname__[: -len("<lambda>")] + made.__name__
+        window = RECORDER.window
+        if window is not None:
+            window.add(record)
+        return made
+
+
+def register_module(file: str, table: tuple[tuple[Any, ...], ...]) -> ModuleSites:
+    handle = ModuleSites(file, table)
+    RECORDER.modules[file] = handle
+    return handle
+
+
+@dataclass
+class StaleEvent:
+    """Stale calls of one (site, loop variable) in one window."""
+
+    info: SiteInfo
+    variable: int
+    calls: int = 0
+    created: list[Any] = field(default_factory=list)  # distinct by identity, in order seen
+    now: Any = UNBOUND
+    ref: Any = None  # the binding the stale closures read: their siblings share it
+    stack: traceback.StackSummary | None = None
+
+
+class Window:
+    """What happened during one test (``label`` is its node id), or outside tests (None)."""
+
+    def __init__(self, label: str | None) -> None:
+        self.label = label
+        # Weak references in creation order (the messages list values in that order);
+        # dead ones are pruned when the list fills, never from GC callbacks.
+        self.tracked: dict[SiteInfo, list[weakref.ref[Record]]] = {}
+        self.made_count: dict[SiteInfo, int] = {}
+        # The first few (refs, values) made at each site, kept even after the closures die,
+        # so a message can name every value the siblings of a stale closure were made with.
+        self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
+        self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
+        self.extra: list[Any] = []  # findings from latebind.check(), kept as they came
+        self._lock = threading.Lock()
+
+    def add(self, record: Record) -> None:
+        info = record.info
+        with self._lock:
+            self.made_count[info] = self.made_count.get(info, 0) + 1
+            creations = self.creations.setdefault(info, [])
+            if len(creations) < MAX_VALUES:
+                creations.append((record.refs, record.values))
+            tracked = self.tracked.get(info)
+            if tracked is None:
+                tracked = self.tracked[info] = []
+            if len(tracked) >= MAX_TRACKED_PER_SITE:
+                tracked[:] = [ref for ref in tracked if ref() is not None]
+            if len(tracked) < MAX_TRACKED_PER_SITE:
+                tracked.append(weakref.ref(record))
+
+    def stale_call(self, record: Record, k: int, now: Any, frame: Any) -> None:
+        key = (record.info, k)
+        created = record.values[k]
+        with self._lock:
+            event = self.stale.get(key)
+            if event is None:
+                event = self.stale[key] = StaleEvent(record.info, k, ref=record.refs[k])
+                event.stack = traceback.extract_stack(frame, limit=30)
+            event.calls += 1
+            event.now = now
+            if len(event.created) < MAX_VALUES and not any(v is created for v in event.created):
+                event.created.append(created)
+
+    def live_records(self) -> dict[SiteInfo, list[Record]]:
+        with self._lock:
+            refs = {info: list(tracked) for info, tracked in self.tracked.items()}
+        live = {info: [r for r in (ref() for ref in tracked) if r is not None] for info, tracked in refs.items()}
+        return {info: records for info, records in live.items() if records}
+
+    def take_stale(self) -> list[StaleEvent]:
+        """The stale-call events so far, each handed out once."""
+        with self._lock:
+            events = list(self.stale.values())
+            self.stale.clear()
+        return events
+
+
+class Recorder:
+    """Process-wide state: the current window, and the modules instrumented so far."""
+
+    def __init__(self) -> None:
+        self.window: Window | None = None
+        self.modules: dict[str, ModuleSites] = {}
+
+    def stale(self, record: Record, k: int, now: Any) -> None:
+        window = self.window
+        if window is not None:
+            # Frame 0 is this method, 1 the record's __call__, 2 the closure being called.
+            window.stale_call(record, k, now, sys._getframe(2))
+
+
+RECORDER = Recorder()
+
+
+def record_of(func: Any) -> Record | None:
+    """The record in an instrumented function's token cell, if it has one."""
+    code = getattr(func, "__code__", None)
+    closure = getattr(func, "__closure__", None)
+    if code is None or not closure:
+        return None
+    from ._transformer import TOKEN
+
+    try:
+        token = closure[code.co_freevars.index(TOKEN)].cell_contents
+    except (ValueError, IndexError):
+        return None
+    return token if isinstance(token, Record) else None
+
+
+def same_binding(a: Any, b: Any) -> bool:
+    """Whether two refs (cells, or (globals, name) pairs) are one binding."""
+    if a.__class__ is tuple and b.__class__ is tuple:
+        return a[0] is b[0] and a[1] == b[1]
+    return a is b
+
+
+def group_by_binding(records: list[Record], k: int) -> list[list[Record]]:
+    """Records whose k-th loop variable is one binding, in creation order."""
+    groups: list[list[Record]] = []
+    for record in records:
+        for group in groups:
+            if same_binding(group[0].refs[k], record.refs[k]):
+                group.append(record)
+                break
+        else:
+            groups.append([record])
+    return groups
+
+
+def distinct(values: list[Any]) -> list[Any]:
+    """The values, without repeats by identity, in order."""
+    out: list[Any] = []
+    for value in values:
+        if not any(value is seen for seen in out):
+            out.append(value)
+    return out

@@ -1,0 +1,1 @@
+"""Reporters: each turns the run's findings into one output format."""

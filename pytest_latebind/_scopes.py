@@ -1,0 +1,361 @@
+"""Find closure sites: functions created inside a loop that read a name the loop rebinds.
+
+This is a small symbol table of our own rather than the ``symtable`` module: ``symtable``
+cannot be mapped back to AST nodes reliably (several lambdas on one line) and its view of
+comprehensions changed in 3.12 (PEP 709).  What we need is the *language* semantics, which
+did not change: a comprehension's variables are private to it, its first iterable is
+evaluated outside it, class bodies are skipped by nested scopes, and a walrus in a
+comprehension binds in the enclosing function.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp]
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+@dataclass(frozen=True)
+class Site:
+    """One lambda, def, async def or generator expression created in a loop."""
+
+    kind: str  # "lambda", "def", "async def" or "genexp"
+    name: str  # the function's __name__: "<lambda>", "<genexpr>" or the def's name
+    line: int  # of the lambda or the def keyword (not its decorators)
+    column: int  # 1-based, in characters
+    variables: tuple[str, ...]  # the loop variables it reads, in source order
+    params: str  # the parameter list as written, for the suggested fix
+
+    def fix_hint(self, variable: str) -> str:
+        """The closure rewritten to bind ``variable`` when it is made."""
+        params = f"{self.params}, {variable}={variable}" if self.params else f"{variable}={variable}"
+        if self.kind == "lambda":
+            return f"lambda {params}: ..."
+        if self.kind == "genexp":
+            return f"a function that takes {variable} and returns the generator"
+        return f"{self.kind} {self.name}({params}):"
+
+    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str]:
+        return (self.kind, self.name, self.line, self.column, self.variables, self.params)
+
+
+@dataclass(eq=False)
+class _Scope:
+    kind: str  # module, class, function, comprehension
+    node: ast.AST
+    parent: _Scope | None
+    bound: set[str] = field(default_factory=set)
+    declared_global: set[str] = field(default_factory=set)
+    declared_nonlocal: set[str] = field(default_factory=set)
+    uses: list[str] = field(default_factory=list)
+    children: list[_Scope] = field(default_factory=list)
+
+    def function_scope(self) -> _Scope:
+        """Where a walrus inside this (comprehension) scope binds (PEP 572)."""
+        scope = self
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def contains(self, other: _Scope) -> bool:
+        scope: _Scope | None = other
+        while scope is not None:
+            if scope is self:
+                return True
+            scope = scope.parent
+        return False
+
+
+@dataclass(eq=False)
+class _Loop:
+    scope: _Scope
+    # (scope of the binding statement, name): resolved only after the whole walk, because a
+    # `nonlocal` may name a variable that its function's parent assigns further down.
+    binds: list[tuple[_Scope, str]] = field(default_factory=list)
+
+
+def _resolve(name: str, scope: _Scope) -> _Scope:
+    """The scope whose binding of ``name`` a use in ``scope`` reads (module for globals)."""
+    current: _Scope | None = scope
+    first = True
+    while current is not None:
+        if current.kind == "module":
+            return current
+        if name in current.declared_global:
+            break
+        skip_class = current.kind == "class" and not first
+        if not skip_class and name not in current.declared_nonlocal and name in current.bound:
+            return current
+        current = current.parent
+        first = False
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope
+
+
+def _target_names(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            yield sub.id
+        elif isinstance(sub, ast.Starred) and isinstance(sub.value, ast.Name):
+            yield sub.value.id
+
+
+class _Analyzer:
+    """One walk over the module: scopes, bindings, uses, and the loops around each function."""
+
+    def __init__(self) -> None:
+        self.module: _Scope | None = None
+        self.scope_of: dict[int, _Scope] = {}
+        self.loops_around: dict[int, list[_Loop]] = {}
+        self.binders: dict[int, set[str]] = {}  # names bound by the statement that creates a site
+        self.functions: list[tuple[FunctionNode, _Scope]] = []
+
+    # -- bindings -----------------------------------------------------------------------
+    def bind(self, name: str, scope: _Scope, loops: list[_Loop], walrus: bool = False) -> None:
+        owner = scope.function_scope() if walrus else scope
+        owner.bound.add(name)
+        for loop in loops:
+            loop.binds.append((owner, name))
+
+    def bind_target(self, target: ast.AST, scope: _Scope, loops: list[_Loop]) -> None:
+        for name in _target_names(target):
+            self.bind(name, scope, loops)
+
+    # -- the walk -------------------------------------------------------------------------
+    def run(self, tree: ast.Module) -> None:
+        self.module = _Scope("module", tree, None)
+        self.body(tree.body, self.module, [])
+
+    def body(self, stmts: list[ast.stmt], scope: _Scope, loops: list[_Loop]) -> None:
+        for stmt in stmts:
+            self.stmt(stmt, scope, loops)
+
+    def stmt(self, node: ast.stmt, scope: _Scope, loops: list[_Loop]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for expr in node.decorator_list:
+                self.expr(expr, scope, loops)
+            self.function(node, scope, loops)
+            self.bind(node.name, scope, loops)
+            self.binders[id(node)] = {node.name}
+        elif isinstance(node, ast.ClassDef):
+            for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+                self.expr(expr, scope, loops)
+            inner = self.new_scope("class", node, scope)
+            # A class body runs at once, so a class made in a loop is still in that loop.
+            self.body(node.body, inner, loops)
+            self.bind(node.name, scope, loops)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self.expr(node.iter, scope, loops)
+            loop = _Loop(scope)
+            inner_loops = [*loops, loop]
+            self.bind_target(node.target, scope, inner_loops)
+            self.body(node.body, scope, inner_loops)
+            self.body(node.orelse, scope, loops)
+        elif isinstance(node, ast.While):
+            loop = _Loop(scope)
+            inner_loops = [*loops, loop]
+            self.expr(node.test, scope, inner_loops)
+            self.body(node.body, scope, inner_loops)
+            self.body(node.orelse, scope, loops)
+        elif isinstance(node, ast.Global):
+            scope.declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            scope.declared_nonlocal.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    self.bind(alias.asname or alias.name.split(".")[0], scope, loops)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            if isinstance(node, ast.AugAssign):
+                scope.uses.extend(_target_names(node.target))
+            if value is not None:
+                self.expr(value, scope, loops, binders=set().union(*map(set, map(_target_names, targets))))
+            if isinstance(node, ast.AnnAssign) and node.value is None and isinstance(node.target, ast.Name):
+                self.expr(node.annotation, scope, loops)
+                scope.bound.add(node.target.id)  # makes the name local, but assigns nothing
+                return
+            for target in targets:
+                self.bind_target(target, scope, loops)
+                self.expr(target, scope, loops)
+            if isinstance(node, ast.AnnAssign):
+                self.expr(node.annotation, scope, loops)
+        else:
+            self.generic(node, scope, loops)
+
+    def generic(self, node: ast.AST, scope: _Scope, loops: list[_Loop]) -> None:
+        """Statements and expressions with no scope of their own: bind what they bind, walk on."""
+        if isinstance(node, ast.ExceptHandler) and node.name:
+            self.bind(node.name, scope, loops)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            self.bind(node.name, scope, loops)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            self.bind(node.rest, scope, loops)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            self.bind_target(node.optional_vars, scope, loops)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                self.stmt(child, scope, loops)
+            elif isinstance(child, ast.expr):
+                self.expr(child, scope, loops)
+            else:
+                self.generic(child, scope, loops)
+
+    def expr(self, node: ast.expr, scope: _Scope, loops: list[_Loop], binders: set[str] | None = None) -> None:
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                scope.uses.append(node.id)
+            return
+        if isinstance(node, ast.NamedExpr):
+            self.expr(node.value, scope, loops, binders)
+            self.bind(node.target.id, scope, loops, walrus=True)
+            if binders is not None:
+                binders.add(node.target.id)
+            return
+        if isinstance(node, ast.Lambda):
+            self.function(node, scope, loops)
+            if binders:
+                self.binders[id(node)] = binders
+            return
+        if isinstance(node, (ast.GeneratorExp, *_COMPREHENSIONS)):
+            self.comprehension(node, scope, loops, binders)
+            return
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr):
+                self.expr(child, scope, loops, binders)
+            else:
+                self.generic(child, scope, loops)
+
+    def new_scope(self, kind: str, node: ast.AST, parent: _Scope) -> _Scope:
+        scope = _Scope(kind, node, parent)
+        parent.children.append(scope)
+        self.scope_of[id(node)] = scope
+        return scope
+
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, scope: _Scope,
+                 loops: list[_Loop]) -> None:
+        args = node.args
+        for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+            self.expr(default, scope, loops)
+        if not isinstance(node, ast.Lambda):
+            # Annotations are evaluated (or, from 3.14, deferred) outside the body: never a read
+            # of the closure's loop variable at call time.
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    self.expr(arg.annotation, scope, loops)
+            if node.returns is not None:
+                self.expr(node.returns, scope, loops)
+        inner = self.new_scope("function", node, scope)
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is not None:
+                inner.bound.add(arg.arg)
+        self.loops_around[id(node)] = loops
+        self.functions.append((node, scope))
+        if isinstance(node, ast.Lambda):
+            self.expr(node.body, inner, [])
+        else:
+            self.body(node.body, inner, [])
+
+    def comprehension(self, node: ast.GeneratorExp | ast.ListComp | ast.SetComp | ast.DictComp,
+                      scope: _Scope, loops: list[_Loop], binders: set[str] | None) -> None:
+        self.expr(node.generators[0].iter, scope, loops, binders)
+        inner = self.new_scope("comprehension", node, scope)
+        if isinstance(node, ast.GeneratorExp):
+            # A generator expression runs later, when it is iterated: like a function, it
+            # is itself the closure made in the enclosing loop.
+            self.loops_around[id(node)] = loops
+            self.functions.append((node, scope))
+            if binders:
+                self.binders[id(node)] = binders
+            loops = []
+        loop = _Loop(inner)
+        inner_loops = [*loops, loop]
+        for index, gen in enumerate(node.generators):
+            if index:
+                self.expr(gen.iter, inner, inner_loops, binders)
+            self.bind_target(gen.target, inner, inner_loops)
+            for cond in gen.ifs:
+                self.expr(cond, inner, inner_loops, binders)
+        elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        for element in elements:
+            self.expr(element, inner, inner_loops, binders)
+
+
+def _free_reads(node: FunctionNode, analyzer: _Analyzer) -> dict[str, _Scope]:
+    """Names the closure reads from outside itself, with the scope that binds each."""
+    own = analyzer.scope_of[id(node)]
+    reads: dict[str, _Scope] = {}
+    stack = [own]
+    while stack:
+        scope = stack.pop()
+        stack.extend(scope.children)
+        for name in scope.uses:
+            if name in reads:
+                continue
+            owner = _resolve(name, scope)
+            if not own.contains(owner):
+                reads[name] = owner
+    return reads
+
+
+def _first_reads(node: ast.AST) -> dict[str, tuple[int, int]]:
+    first: dict[str, tuple[int, int]] = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            where = (sub.lineno, sub.col_offset)
+            if where < first.get(sub.id, (1 << 30, 0)):
+                first[sub.id] = where
+    return first
+
+
+def _column(lines: list[str], line: int, byte_offset: int) -> int:
+    try:
+        text = lines[line - 1]
+    except IndexError:
+        return byte_offset + 1
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "replace")) + 1
+
+
+def _params(node: FunctionNode) -> str:
+    if isinstance(node, ast.GeneratorExp):
+        return ""
+    return ast.unparse(node.args)
+
+
+def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, FunctionNode]]:
+    """Every closure site of ``tree`` with the AST node that creates it, in source order."""
+    analyzer = _Analyzer()
+    analyzer.run(tree)
+    found: list[tuple[Site, FunctionNode]] = []
+    for node, _scope in analyzer.functions:
+        loops = analyzer.loops_around.get(id(node), [])
+        if not loops:
+            continue
+        rebound = {(id(_resolve(name, owner)), name) for loop in loops for owner, name in loop.binds}
+        own_name = analyzer.binders.get(id(node), set())
+        if isinstance(node, ast.GeneratorExp) and any(gen.is_async for gen in node.generators):
+            continue  # an async genexp cannot be wrapped in a plain function
+        if isinstance(node, ast.GeneratorExp) and any(isinstance(n, ast.Await) for n in ast.walk(node)):
+            continue
+        reads = _free_reads(node, analyzer)
+        first_read = _first_reads(node)
+        variables = tuple(sorted(
+            (name for name, owner in reads.items() if (id(owner), name) in rebound and name not in own_name),
+            key=lambda name: first_read.get(name, (0, 0)),
+        ))
+        if not variables:
+            continue
+        kind = {ast.Lambda: "lambda", ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def",
+                ast.GeneratorExp: "genexp"}[type(node)]
+        name = getattr(node, "name", None) or ("<lambda>" if kind == "lambda" else "<genexpr>")
+        site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
+                    variables, _params(node))
+        found.append((site, node))
+    found.sort(key=lambda pair: (pair[0].line, pair[0].column))
+    return found

@@ -1,0 +1,165 @@
+"""The state of one pytest run: settings, the import hook, windows, and all findings.
+
+``plugin.py`` holds the hooks and calls into this; nothing here is a hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import _pytest_compat
+from ._findings import Finding, FindingStore
+from ._importhook import ImportHook, WatchPolicy, imported_before, install, uninstall
+from ._judge import judge
+from ._options import Settings, check_report_path, read_settings
+from ._recorder import RECORDER, Window
+from ._warnings import LateBindingWarning, LatebindPluginWarning
+
+MARKER = "latebind"
+_MARKER_IN_SOURCE = re.compile(rb"\bmark\s*\.\s*latebind\b")
+
+
+class LatebindRun:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.rootdir = config.rootpath
+        self.hook: ImportHook | None = None
+        self.store = FindingStore()
+        self.session_window = Window(None)
+        self.window: Window | None = None
+        self.report_path: Path | None = None
+        self.broken = False
+        self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
+        self._warned: set[str] = set()
+
+    @classmethod
+    def start(cls, config: pytest.Config) -> LatebindRun:
+        run = cls(config, read_settings(config))
+        RECORDER.window = run.session_window
+        if run.settings.enabled:
+            run.install_hook()
+        return run
+
+    # -- warnings and internal errors ---------------------------------------------------
+    def warn(self, message: str, category: type[Warning] = LatebindPluginWarning) -> None:
+        warning = category(f"pytest-latebind: {message}")
+        if self.started:
+            warnings.warn(warning, stacklevel=2)
+        else:
+            self.config.issue_config_time_warning(warning, stacklevel=2)
+
+    @contextlib.contextmanager
+    def guard(self, where: str) -> Iterator[None]:
+        """Our bug is never the user's failure: warn once, stop checking, keep their results."""
+        if self.broken:
+            yield
+            return
+        try:
+            yield
+        except Exception as exc:
+            self.broken = True
+            RECORDER.window = None
+            self.warn(f"internal error in {where}: {type(exc).__name__}: {exc}. Late-binding checks "
+                      "are off for the rest of this run; your test results stand. Please report this.")
+
+    # -- the import hook ----------------------------------------------------------------
+    def install_hook(self) -> None:
+        if self.hook is not None:
+            return
+        policy = WatchPolicy(self.rootdir, self.settings.modules, self.settings.test_modules)
+        early = imported_before(policy)
+        self.hook = ImportHook(policy, _pytest_compat.rewrite_hook(self.config), self.warn)
+        install(self.hook)
+        if early:
+            shown = ", ".join(early[:10]) + (f" and {len(early) - 10} more" if len(early) > 10 else "")
+            self.warn(f"{len(early)} watched module(s) were imported before the import hook was "
+                      f"installed and are not instrumented: {shown}. Import them from tests or "
+                      "conftest.py, not from plugins loaded earlier, or run with --latebind.")
+
+    def maybe_install_for(self, path: Path) -> None:
+        """Marker-only runs: install the hook before the first module using the marker."""
+        if self.hook is not None or self.broken or path.suffix != ".py":
+            return
+        try:
+            source = path.read_bytes()
+        except OSError:
+            return
+        if _MARKER_IN_SOURCE.search(source):
+            self.install_hook()
+
+    def close(self) -> None:
+        if self.hook is not None:
+            uninstall(self.hook)
+        RECORDER.window = None
+
+    # -- tests --------------------------------------------------------------------------
+    def watches(self, item: pytest.Item) -> bool:
+        return not self.broken and (self.settings.enabled or item.get_closest_marker(MARKER) is not None)
+
+    def open_window(self, item: pytest.Item) -> None:
+        if self.watches(item):
+            if self.hook is None and "unhooked" not in self._warned:
+                self._warned.add("unhooked")
+                self.warn(f"{item.nodeid} is marked latebind, but its test file does not mention "
+                          "the marker, so no module was instrumented for it; run with --latebind "
+                          "or set latebind = true")
+            self.window = Window(item.nodeid)
+            RECORDER.window = self.window
+        else:
+            self.window = None
+            RECORDER.window = None
+
+    def close_window(self) -> None:
+        self.window = None
+        RECORDER.window = None if self.broken else self.session_window
+
+    def judge_test(self, *, shared: bool) -> list[Finding]:
+        if self.window is None:
+            return []
+        return judge(self.window, shared=shared, context=self.session_window)
+
+    def take_checked(self) -> list[Finding]:
+        """Findings of ``latebind.check()`` in this test: reported, not failed on again."""
+        window = self.window or self.session_window
+        found, window.extra = list(window.extra), []
+        for finding in found:
+            finding.tests = [window.label] if window.label else []
+            finding.outside_tests = window.label is None
+        return found
+
+    def messages(self, findings: list[Finding]) -> str:
+        return "\n".join(f.message(str(self.rootdir), self.settings.show_values) for f in findings)
+
+    def warn_findings(self, findings: list[Finding]) -> None:
+        warnings.warn(LateBindingWarning(self.messages(findings)), stacklevel=2)
+
+    # -- the end ------------------------------------------------------------------------
+    def finish(self) -> list[Finding]:
+        """Findings made outside any test (import time), judged at the end of the session."""
+        if self.broken:
+            return []
+        found = judge(self.session_window, shared=True) + self.take_checked_session()
+        self.store.extend(found)
+        return found
+
+    def take_checked_session(self) -> list[Finding]:
+        found, self.session_window.extra = list(self.session_window.extra), []
+        for finding in found:
+            finding.outside_tests = True
+        return found
+
+
+def finding_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [f.to_dict() for f in findings]
+
+
+def validate_report(run: LatebindRun) -> None:
+    if run.settings.report is not None:
+        run.report_path = check_report_path(run.settings.report, run.config.invocation_params.dir)

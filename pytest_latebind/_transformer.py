@@ -1,0 +1,244 @@
+"""Instrument the closure sites of a module's AST.
+
+Each site is wrapped in a per-instance *factory*: a function whose first parameter is the
+token of the closure about to be made.  The token is a fresh cell for every closure, next to
+its real free variables, and a one-line prologue calls it when the closure runs.  That is
+how the recorder tells which closure is being called without ``sys.monitoring`` (3.10 and
+3.11 have none), and the factory's own ``__closure__`` holds the very cells the closure
+reads, so their values can be snapshotted without evaluating a name.
+
+A lambda ``lambda x: x * i`` becomes::
+
+    @latebind.made(0, lambda @token: lambda x: @token() or x * i)
+
+and ``@deco def check(x=1): body`` becomes::
+
+    def @latebind_f0(@token, @latebind_d0):
+        def @latebind_n0(x=@latebind_d0):
+            @token()
+            body
+        return @latebind_n0
+    check = deco(@latebind.made(0, @latebind_f0, 1))
+    del @latebind_f0
+
+Names with ``@`` cannot clash with user code (pytest's assertion rewriting uses the same
+trick).  Defaults are evaluated where they were, in order; decorators are applied where
+they were; the inner def gets its real name back in :func:`fix_names` after compiling,
+so ``__name__``, ``__qualname__``, tracebacks and line numbers are unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import types
+from typing import Sequence
+
+from ._scopes import FunctionNode, Site, find_sites
+
+TOKEN = "@latebind_token"
+HANDLE = "@latebind"
+_REGISTER = "@latebind_register"
+_FACTORY = "@latebind_f"
+_INNER = "@latebind_n"
+_HAS_QUALNAME = sys.version_info >= (3, 11)
+
+
+def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
+    """Rewrite ``tree`` in place; return its site table (empty: nothing was changed)."""
+    pairs = find_sites(tree, source_lines)
+    if not pairs:
+        return []
+    _SiteRewriter({id(node): index for index, (_, node) in enumerate(pairs)}).visit(tree)
+    sites = [site for site, _ in pairs]
+    _insert_header(tree, sites)
+    ast.fix_missing_locations(tree)
+    return sites
+
+
+def fix_names(code: types.CodeType, sites: Sequence[Site]) -> types.CodeType:
+    """Give the code made by the factories the names the compiler gave the original."""
+    return _fix(code, sites, ())
+
+
+def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, str], ...]) -> types.CodeType:
+    inner = renames
+    if code.co_varnames[:1] == (TOKEN,):
+        if code.co_name.startswith(_FACTORY):
+            index = int(code.co_name[len(_FACTORY):])
+            inner = (*renames, (f"{_FACTORY}{index}.<locals>.{_INNER}{index}", sites[index].name))
+        elif _HAS_QUALNAME:
+            factory = code.co_qualname
+            inner = (*renames, (factory + ".<locals>.", factory[: -len(code.co_name)]))
+    consts = tuple(
+        _fix(const, sites, inner) if isinstance(const, types.CodeType)
+        else _rename(const, inner) if isinstance(const, str) and not _HAS_QUALNAME
+        else const
+        for const in code.co_consts
+    )
+    changes: dict[str, object] = {"co_consts": consts}
+    if code.co_name.startswith(_INNER):
+        changes["co_name"] = sites[int(code.co_name[len(_INNER):])].name
+    if _HAS_QUALNAME:
+        changes["co_qualname"] = _rename(code.co_qualname, renames)
+    return code.replace(**changes)  # type: ignore[arg-type]
+
+
+def _rename(qualname: str, renames: tuple[tuple[str, str], ...]) -> str:
+    for old, new in reversed(renames):  # innermost factory first
+        qualname = qualname.replace(old, new, 1)
+    return qualname
+
+
+def _name(id_: str) -> ast.Name:
+    return ast.Name(id=id_, ctx=ast.Load())
+
+
+def _call(func: ast.expr, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=func, args=list(args), keywords=[])
+
+
+def _arguments(names: list[str]) -> ast.arguments:
+    return ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in names], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
+
+
+def _located(node: ast.AST, where: ast.AST) -> ast.AST:
+    """Give ``node`` and every child still without a position the position of ``where``."""
+    for sub in ast.walk(node):
+        if not hasattr(sub, "lineno") and "lineno" in sub._attributes:
+            ast.copy_location(sub, where)
+    return node
+
+
+class _SiteRewriter(ast.NodeTransformer):
+    def __init__(self, index: dict[int, int]) -> None:
+        self.index = index
+
+    def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr]) -> ast.arguments:
+        """Defaults stay evaluated where they were: passed into the factory as arguments."""
+        def take(expr: ast.expr | None) -> ast.expr | None:
+            if expr is None:
+                return None
+            hoisted.append(expr)
+            return _located(_name(f"@latebind_d{len(hoisted) - 1}"), expr)  # type: ignore[return-value]
+        defaults = [take(d) for d in args.defaults]
+        kw_defaults = [take(d) for d in args.kw_defaults]
+        return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
+                             kwonlyargs=args.kwonlyargs, kw_defaults=kw_defaults, kwarg=args.kwarg,
+                             defaults=defaults)
+
+    def _made(self, index: int, factory: ast.expr, hoisted: list[ast.expr], where: ast.AST) -> ast.Call:
+        func = ast.Attribute(value=_name(HANDLE), attr="made", ctx=ast.Load())
+        return _located(_call(func, ast.Constant(index), factory, *hoisted), where)  # type: ignore[return-value]
+
+    def _factory_args(self, extra: int) -> ast.arguments:
+        return _arguments([TOKEN, *(f"@latebind_d{k}" for k in range(extra))])
+
+    def _prologue(self, where: ast.AST) -> ast.expr:
+        return _located(_call(_name(TOKEN)), where)  # type: ignore[return-value]
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self.generic_visit(node)
+        index = self.index.get(id(node))
+        if index is None:
+            return node
+        hoisted: list[ast.expr] = []
+        args = self._hoist_defaults(node.args, hoisted)
+        body = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.body), node.body]), node.body)
+        inner = _located(ast.Lambda(args=args, body=body), node)
+        factory = _located(ast.Lambda(args=self._factory_args(len(hoisted)), body=inner), node)
+        return self._made(index, factory, hoisted, node)  # type: ignore[arg-type]
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
+        self.generic_visit(node)
+        index = self.index.get(id(node))
+        if index is None:
+            return node
+        first, *rest = node.generators
+        # The first iterable is evaluated at once, in the enclosing scope: keep it there.
+        outer_iter = first.iter
+        first = ast.comprehension(target=first.target, iter=_located(_name("@latebind_d0"), outer_iter),
+                                  ifs=first.ifs, is_async=first.is_async)
+        elt = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.elt), node.elt]), node.elt)
+        inner = _located(ast.GeneratorExp(elt=elt, generators=[first, *rest]), node)
+        factory = _located(ast.Lambda(args=self._factory_args(1), body=inner), node)
+        return self._made(index, factory, [outer_iter], node)  # type: ignore[arg-type]
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST | list[ast.stmt]:
+        return self._visit_def(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST | list[ast.stmt]:
+        return self._visit_def(node)
+
+    def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | list[ast.stmt]:
+        self.generic_visit(node)
+        index = self.index.get(id(node))
+        if index is None:
+            return node
+        hoisted: list[ast.expr] = []
+        node.args = self._hoist_defaults(node.args, hoisted)
+        has_doc = (node.body and isinstance(node.body[0], ast.Expr)
+                   and isinstance(node.body[0].value, ast.Constant)
+                   and isinstance(node.body[0].value.value, str))
+        after = node.body[1] if has_doc and len(node.body) > 1 else node.body[0]
+        prologue = _located(ast.Expr(value=self._prologue(after)), after)
+        node.body.insert(1 if has_doc else 0, prologue)  # type: ignore[arg-type]
+        decorators, node.decorator_list = node.decorator_list, []
+        name = node.name
+        node.name = f"{_INNER}{index}"
+        if decorators:
+            # co_firstlineno stays on the first decorator, as inspect.getsource expects.
+            node.lineno = decorators[0].lineno
+        factory_name = f"{_FACTORY}{index}"
+        factory = ast.FunctionDef(name=factory_name, args=self._factory_args(len(hoisted)),
+                                  body=[node, _located(ast.Return(value=_name(node.name)), node)],
+                                  decorator_list=[], returns=None, type_comment=None)
+        if sys.version_info >= (3, 12):
+            factory.type_params = []
+        _located(factory, node)
+        value: ast.expr = self._made(index, _name(factory_name), hoisted, node)
+        for decorator in reversed(decorators):
+            value = _located(_call(decorator, value), decorator)  # type: ignore[assignment]
+        assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), node)
+        delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), node)
+        return [factory, assign, delete]  # type: ignore[list-item]
+
+
+def _insert_header(tree: ast.Module, sites: list[Site]) -> None:
+    """After the docstring and ``__future__`` imports, as pytest's rewriter does."""
+    position = 0
+    body = tree.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        position = 1
+    while position < len(body) and isinstance(body[position], ast.ImportFrom) \
+            and body[position].module == "__future__":  # type: ignore[attr-defined]
+        position += 1
+    where = body[position] if position < len(body) else body[-1]
+    table = ast.Constant(tuple(site.as_tuple() for site in sites))
+    header = [
+        ast.ImportFrom(module="pytest_latebind._recorder",
+                       names=[ast.alias(name="register_module", asname=_REGISTER)], level=0),
+        ast.Assign(targets=[ast.Name(id=HANDLE, ctx=ast.Store())],
+                   value=_call(_name(_REGISTER), _name("__file__"), table)),
+    ]
+    for stmt in header:
+        _located(stmt, where)
+    body[position:position] = header  # type: ignore[assignment]
+
+
+def instrument_source(source: bytes, filename: str) -> tuple[ast.Module, list[Site]]:
+    """Parse and instrument; the caller compiles (perhaps after pytest's own rewrite)."""
+    tree = ast.parse(source, filename=filename)
+    from importlib.util import decode_source
+
+    return tree, instrument(tree, decode_source(source).splitlines())
+
+
+def compile_module(tree: ast.Module, filename: str, sites: Sequence[Site]) -> types.CodeType:
+    code = compile(tree, filename, "exec", dont_inherit=True)
+    return fix_names(code, sites) if sites else code
+
+
+__all__ = ["FunctionNode", "compile_module", "fix_names", "instrument", "instrument_source"]

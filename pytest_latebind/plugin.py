@@ -1,0 +1,183 @@
+"""The pytest hooks of pytest-latebind, and nothing else: each hands over to ``_session``."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._errors import LateBindingError
+from ._findings import Finding
+from ._fixture import Latebind
+from ._options import add_options
+from ._reporting import json_report, terminal
+from ._session import MARKER, LatebindRun, validate_report
+
+RUN = pytest.StashKey[LatebindRun]()
+_FINDINGS = pytest.StashKey[list[Finding]]()
+_CALLED = pytest.StashKey[bool]()
+
+
+def _run(config: pytest.Config) -> LatebindRun | None:
+    return config.stash.get(RUN, None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # First, so that modules imported by conftest.py files are instrumented too.
+    if RUN not in early_config.stash:
+        early_config.stash[RUN] = LatebindRun.start(early_config)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}: fail this test if a closure made in a loop during it reads the "
+                   "loop variable late (a stale call, or sibling closures sharing one binding); "
+                   "--latebind does this for every test.")
+    if RUN not in config.stash:  # the plugin was registered after start-up (-p, pytester)
+        config.stash[RUN] = LatebindRun.start(config)
+    run = config.stash[RUN]
+    validate_report(run)
+    config.pluginmanager.register(_Reports(run), "latebind-reports")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = _run(config)
+    return terminal.header(run) if run is not None else []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = _run(session.config)
+    if run is not None:
+        run.started = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
+    run = _run(parent.config)
+    if run is not None and not run.settings.enabled:
+        with run.guard("pytest_collect_file"):
+            run.maybe_install_for(file_path)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    run = _run(item.config)
+    if run is not None:
+        with run.guard("pytest_runtest_protocol"):
+            run.open_window(item)
+    try:
+        return (yield)
+    finally:
+        if run is not None:
+            run.close_window()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    run = _run(item.config)
+    try:
+        result = yield
+    except BaseException:
+        if run is not None:
+            _judge(run, item, shared=True)
+        raise
+    if run is not None:
+        _judge(run, item, shared=True, fail=True)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
+    result = yield
+    run = _run(item.config)
+    if run is not None:
+        # Stale calls during teardown; shared bindings too if the test never ran its call.
+        _judge(run, item, shared=not item.stash.get(_CALLED, False))
+    return result
+
+
+def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
+    item.stash[_CALLED] = True if shared else item.stash.get(_CALLED, False)
+    findings: list[Finding] = []
+    with run.guard("judging " + item.nodeid):
+        findings = run.judge_test(shared=shared)
+        item.stash[_FINDINGS] = findings + run.take_checked()
+    if findings and fail:
+        if run.settings.mode == "fail":
+            raise LateBindingError(run.messages(findings), findings)
+        run.warn_findings(findings)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    run = _run(item.config)
+    findings = item.stash.get(_FINDINGS, [])
+    if run is not None and findings and call.when != "setup":
+        with run.guard("pytest_runtest_makereport"):
+            del item.stash[_FINDINGS]
+            report.latebind_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
+            excinfo = call.excinfo
+            if excinfo is not None and excinfo.errisinstance(LateBindingError) and report.failed:
+                report.longrepr = f"{excinfo.typename}: {excinfo.value}"
+            elif report.failed:
+                report.sections.append(("late-binding closures", run.messages(findings)))
+    return report
+
+
+class _Reports:
+    """Collects findings from test reports: ours, or a pytest-xdist worker's."""
+
+    def __init__(self, run: LatebindRun) -> None:
+        self.run = run
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        found = getattr(report, "latebind_findings", None)
+        if found:
+            self.run.store.extend(Finding.from_dict(d) for d in found)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = _run(session.config)
+    if run is None:
+        return
+    outside: list[Finding] = []
+    with run.guard("pytest_sessionfinish"):
+        outside = run.finish()
+        if run.report_path is not None:
+            json_report.write(run.report_path, run.store.sorted(), str(run.rootdir), run.settings.show_values)
+    if outside and run.settings.mode == "fail" and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = _run(config)
+    if run is not None:
+        with run.guard("pytest_terminal_summary"):
+            terminal.summary(terminalreporter, run)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        run.close()
+        del config.stash[RUN]
+    reports = config.pluginmanager.get_plugin("latebind-reports")
+    if reports is not None:
+        config.pluginmanager.unregister(reports)
+
+
+@pytest.fixture
+def latebind(request: pytest.FixtureRequest) -> Latebind:
+    """Check callbacks for late-binding closures: ``latebind.check(callbacks)``."""
+    run = _run(request.config)
+    if run is None:
+        return Latebind()
+    return Latebind(str(run.rootdir), run.settings.show_values)
