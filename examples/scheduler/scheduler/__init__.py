@@ -1,0 +1,1 @@
+"""A tiny service monitor: a health-check scheduler and an event dispatcher."""
