@@ -9,7 +9,8 @@ importable without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ._errors import LateBindingError
 from ._findings import Finding
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 def check(callables: Iterable[Any]) -> None:
     """Raise :class:`LateBindingError` if sibling closures among ``callables`` share a loop
     variable.  The same as the ``latebind`` fixture's ``check``, usable outside pytest."""
-    from ._cells import check as _check, raise_for
+    from ._cells import check as _check
+    from ._cells import raise_for
 
     raise_for(_check(callables))
 
@@ -36,5 +38,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Finding", "LateBindingError", "LateBindingWarning", "LatebindPluginWarning", "check",
-           "__version__"]
+__all__ = [
+    "Finding",
+    "LateBindingError",
+    "LateBindingWarning",
+    "LatebindPluginWarning",
+    "__version__",
+    "check",
+]

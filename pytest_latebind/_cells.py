@@ -78,7 +78,7 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
     site, file = _site_of(code)
     if site is None:
         shared = [name for k, name in enumerate(code.co_freevars)
-                  if not name.startswith("@") and len({id(f.__closure__[k]) for f in group}) < len(group)]
+                  if not name.startswith("@") and len({id((f.__closure__ or ())[k]) for f in group}) < len(group)]
         if not shared:
             return []
         raise LateBindingError(
@@ -91,13 +91,13 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
     for variable in site.variables:
         if variable in code.co_freevars:
             k = code.co_freevars.index(variable)
-            buckets: dict[int, list[types.FunctionType]] = {}
+            buckets: dict[int, list[types.CellType]] = {}
             for func in group:
-                buckets.setdefault(id(func.__closure__[k]), []).append(func)  # type: ignore[index]
-            for bucket in buckets.values():
-                if len(bucket) >= 2:
-                    findings.append(_finding(site, file, variable, len(bucket),
-                                             read(bucket[0].__closure__[k]), []))  # type: ignore[index]
+                cell = (func.__closure__ or ())[k]
+                buckets.setdefault(id(cell), []).append(cell)
+            for cells in buckets.values():
+                if len(cells) >= 2:
+                    findings.append(_finding(site, file, variable, len(cells), read(cells[0]), []))
         elif variable in code.co_names:
             namespace = group[0].__globals__
             value = namespace.get(variable, UNBOUND)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import reprlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 STALE_CALL = "stale-call"
 SHARED_BINDING = "shared-binding"

@@ -23,9 +23,10 @@ import struct
 import sys
 import threading
 import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 from . import __version__
 from ._transformer import compile_module, instrument
@@ -257,7 +258,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             else:
                 self.hook.rewrite.rewrite(tree, source, self.path)
                 return compile(tree, self.path, "exec", dont_inherit=True)
-        return self.source_to_code(source, self.path)  # type: ignore[arg-type]
+        return self.source_to_code(source, self.path)
 
 
 def imported_before(policy: WatchPolicy) -> list[str]:

@@ -104,7 +104,7 @@ def _shared_bindings(live: dict[SiteInfo, list[Record]], window: Window) -> list
 
 
 _HIDDEN = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-                for m in (pytest_latebind_pkg, _pytest_pkg, pluggy_pkg) if m is not None)
+                for m in (pytest_latebind_pkg, _pytest_pkg, pluggy_pkg) if m is not None and m.__file__)
 
 
 def _user_frames(stack: traceback.StackSummary | None) -> list[dict[str, Any]]:

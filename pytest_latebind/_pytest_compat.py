@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 import sys
 import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pytest
 from _pytest.assertion import rewrite as _rewrite

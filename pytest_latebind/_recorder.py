@@ -17,9 +17,10 @@ import sys
 import threading
 import traceback
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FunctionType
-from typing import Any, Callable
+from typing import Any
 
 from ._scopes import Site
 
@@ -44,7 +45,7 @@ _FIX_QUALNAME = sys.version_info < (3, 11)  # 3.10 code objects have no co_qualn
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("file", "site", "variables", "_indexes")
+    __slots__ = ("_indexes", "file", "site", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
@@ -62,7 +63,7 @@ class SiteInfo:
             )
         closure = factory.__closure__ or ()
         g = factory.__globals__
-        return tuple(closure[k] if k >= 0 else (g, name) for k, name in zip(indexes, self.variables))
+        return tuple(closure[k] if k >= 0 else (g, name) for k, name in zip(indexes, self.variables, strict=True))
 
     def __repr__(self) -> str:
         return f"<site {self.file}:{self.site.line} {self.site.name}>"
@@ -81,7 +82,7 @@ def read(ref: Any) -> Any:
 class Record:
     """One closure made at a site: its token, and the values it was made with."""
 
-    __slots__ = ("info", "refs", "values", "__weakref__")
+    __slots__ = ("__weakref__", "info", "refs", "values")
 
     def __init__(self, info: SiteInfo) -> None:
         self.info = info
@@ -102,7 +103,7 @@ class Record:
                     now = UNBOUND
             if now is not values[k]:
                 RECORDER.stale(self, k, now)
-            k += 1
+            k += 1  # noqa: SIM113 - enumerate() costs more on this hot path
 
     def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
         # cloudpickle and friends copy closures cell by cell: travel as an inert token.

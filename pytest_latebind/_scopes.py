@@ -11,10 +11,10 @@ comprehension binds in the enclosing function.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Union
 
-FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp]
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.GeneratorExp
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
@@ -191,9 +191,7 @@ class _Analyzer:
 
     def generic(self, node: ast.AST, scope: _Scope, loops: list[_Loop]) -> None:
         """Statements and expressions with no scope of their own: bind what they bind, walk on."""
-        if isinstance(node, ast.ExceptHandler) and node.name:
-            self.bind(node.name, scope, loops)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        if isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
             self.bind(node.name, scope, loops)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             self.bind(node.rest, scope, loops)

@@ -32,7 +32,8 @@ from __future__ import annotations
 import ast
 import sys
 import types
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from ._scopes import FunctionNode, Site, find_sites
 
@@ -68,7 +69,7 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
             index = int(code.co_name[len(_FACTORY):])
             inner = (*renames, (f"{_FACTORY}{index}.<locals>.{_INNER}{index}", sites[index].name))
         elif _HAS_QUALNAME:
-            factory = code.co_qualname
+            factory = code.co_qualname  # type: ignore[attr-defined,unused-ignore]
             inner = (*renames, (factory + ".<locals>.", factory[: -len(code.co_name)]))
     consts = tuple(
         _fix(const, sites, inner) if isinstance(const, types.CodeType)
@@ -76,12 +77,12 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
         else const
         for const in code.co_consts
     )
-    changes: dict[str, object] = {"co_consts": consts}
+    changes: dict[str, Any] = {"co_consts": consts}
     if code.co_name.startswith(_INNER):
         changes["co_name"] = sites[int(code.co_name[len(_INNER):])].name
     if _HAS_QUALNAME:
-        changes["co_qualname"] = _rename(code.co_qualname, renames)
-    return code.replace(**changes)  # type: ignore[arg-type]
+        changes["co_qualname"] = _rename(code.co_qualname, renames)  # type: ignore[attr-defined,unused-ignore]
+    return code.replace(**changes)
 
 
 def _rename(qualname: str, renames: tuple[tuple[str, str], ...]) -> str:
@@ -103,7 +104,10 @@ def _arguments(names: list[str]) -> ast.arguments:
                          kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
 
 
-def _located(node: ast.AST, where: ast.AST) -> ast.AST:
+_Node = TypeVar("_Node", bound=ast.AST)
+
+
+def _located(node: _Node, where: ast.AST) -> _Node:
     """Give ``node`` and every child still without a position the position of ``where``."""
     for sub in ast.walk(node):
         if not hasattr(sub, "lineno") and "lineno" in sub._attributes:
@@ -117,26 +121,24 @@ class _SiteRewriter(ast.NodeTransformer):
 
     def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr]) -> ast.arguments:
         """Defaults stay evaluated where they were: passed into the factory as arguments."""
-        def take(expr: ast.expr | None) -> ast.expr | None:
-            if expr is None:
-                return None
+        def take(expr: ast.expr) -> ast.expr:
             hoisted.append(expr)
-            return _located(_name(f"@latebind_d{len(hoisted) - 1}"), expr)  # type: ignore[return-value]
+            return _located(_name(f"@latebind_d{len(hoisted) - 1}"), expr)
         defaults = [take(d) for d in args.defaults]
-        kw_defaults = [take(d) for d in args.kw_defaults]
+        kw_defaults: list[ast.expr | None] = [None if d is None else take(d) for d in args.kw_defaults]
         return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
                              kwonlyargs=args.kwonlyargs, kw_defaults=kw_defaults, kwarg=args.kwarg,
                              defaults=defaults)
 
     def _made(self, index: int, factory: ast.expr, hoisted: list[ast.expr], where: ast.AST) -> ast.Call:
         func = ast.Attribute(value=_name(HANDLE), attr="made", ctx=ast.Load())
-        return _located(_call(func, ast.Constant(index), factory, *hoisted), where)  # type: ignore[return-value]
+        return _located(_call(func, ast.Constant(index), factory, *hoisted), where)
 
     def _factory_args(self, extra: int) -> ast.arguments:
         return _arguments([TOKEN, *(f"@latebind_d{k}" for k in range(extra))])
 
     def _prologue(self, where: ast.AST) -> ast.expr:
-        return _located(_call(_name(TOKEN)), where)  # type: ignore[return-value]
+        return _located(_call(_name(TOKEN)), where)
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         self.generic_visit(node)
@@ -148,7 +150,7 @@ class _SiteRewriter(ast.NodeTransformer):
         body = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.body), node.body]), node.body)
         inner = _located(ast.Lambda(args=args, body=body), node)
         factory = _located(ast.Lambda(args=self._factory_args(len(hoisted)), body=inner), node)
-        return self._made(index, factory, hoisted, node)  # type: ignore[arg-type]
+        return self._made(index, factory, hoisted, node)
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
         self.generic_visit(node)
@@ -163,7 +165,7 @@ class _SiteRewriter(ast.NodeTransformer):
         elt = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.elt), node.elt]), node.elt)
         inner = _located(ast.GeneratorExp(elt=elt, generators=[first, *rest]), node)
         factory = _located(ast.Lambda(args=self._factory_args(1), body=inner), node)
-        return self._made(index, factory, [outer_iter], node)  # type: ignore[arg-type]
+        return self._made(index, factory, [outer_iter], node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST | list[ast.stmt]:
         return self._visit_def(node)
@@ -183,7 +185,7 @@ class _SiteRewriter(ast.NodeTransformer):
                    and isinstance(node.body[0].value.value, str))
         after = node.body[1] if has_doc and len(node.body) > 1 else node.body[0]
         prologue = _located(ast.Expr(value=self._prologue(after)), after)
-        node.body.insert(1 if has_doc else 0, prologue)  # type: ignore[arg-type]
+        node.body.insert(1 if has_doc else 0, prologue)
         decorators, node.decorator_list = node.decorator_list, []
         name = node.name
         node.name = f"{_INNER}{index}"
@@ -199,10 +201,10 @@ class _SiteRewriter(ast.NodeTransformer):
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, node)
         for decorator in reversed(decorators):
-            value = _located(_call(decorator, value), decorator)  # type: ignore[assignment]
+            value = _located(_call(decorator, value), decorator)
         assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), node)
         delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), node)
-        return [factory, assign, delete]  # type: ignore[list-item]
+        return [factory, assign, delete]
 
 
 def _insert_header(tree: ast.Module, sites: list[Site]) -> None:
@@ -216,7 +218,8 @@ def _insert_header(tree: ast.Module, sites: list[Site]) -> None:
             and body[position].module == "__future__":  # type: ignore[attr-defined]
         position += 1
     where = body[position] if position < len(body) else body[-1]
-    table = ast.Constant(tuple(site.as_tuple() for site in sites))
+    rows: Any = tuple(site.as_tuple() for site in sites)  # a tuple constant: compile() accepts it
+    table = ast.Constant(rows)
     header = [
         ast.ImportFrom(module="pytest_latebind._recorder",
                        names=[ast.alias(name="register_module", asname=_REGISTER)], level=0),
@@ -225,7 +228,7 @@ def _insert_header(tree: ast.Module, sites: list[Site]) -> None:
     ]
     for stmt in header:
         _located(stmt, where)
-    body[position:position] = header  # type: ignore[assignment]
+    body[position:position] = header
 
 
 def instrument_source(source: bytes, filename: str) -> tuple[ast.Module, list[Site]]:

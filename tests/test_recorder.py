@@ -1,0 +1,188 @@
+"""The recorder and the judge: stale calls, shared bindings, threads, memory bounds."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_latebind._findings import SHARED_BINDING, STALE_CALL
+from pytest_latebind._judge import judge
+from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, RECORDER, Window, record_of
+
+from .test_transformer import load
+
+
+@pytest.fixture
+def window() -> Any:
+    RECORDER.window = Window("tests/test_x.py::test_x")
+    yield RECORDER.window
+    RECORDER.window = None
+
+
+BUILD = """
+    def build(values):
+        out = []
+        for v in values:
+            out.append(lambda: v)
+        return out
+
+    def build_fixed(values):
+        return [lambda v=v: v for v in values]
+
+    def build_and_call(values):
+        return [(lambda: v)() for v in values]
+"""
+
+
+def test_stale_call_names_values_count_and_stack(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    callbacks = module.build(["a", "b", "c"])
+    assert [f() for f in callbacks] == ["c", "c", "c"]
+    [finding] = judge(window)
+    assert finding.variable == "v" and finding.line == 5
+    assert finding.kinds == [STALE_CALL, SHARED_BINDING]
+    assert finding.created_with == ["'a'", "'b'", "'c'"]
+    assert finding.seen == "'c'"
+    assert finding.stale_calls == 2 and finding.closures == 3
+    assert finding.tests == ["tests/test_x.py::test_x"]
+    assert finding.stack[-1]["function"] == "<lambda>"
+    assert "e.g. `lambda v=v: ...`" in finding.message()
+
+
+def test_shared_binding_only_while_alive(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    callbacks = module.build([1, 2])
+    [finding] = judge(window)
+    assert finding.kinds == [SHARED_BINDING] and finding.created_with == ["1", "2"]
+    del callbacks
+    module.build([3, 4])  # dropped at once: nothing waits to go wrong
+    assert judge(window) == []
+
+
+@pytest.mark.parametrize("builder", ["build_fixed", "build_and_call"])
+def test_correct_code_is_quiet(tmp_path: Path, window: Window, builder: str) -> None:
+    module = load(tmp_path, BUILD)
+    kept = getattr(module, builder)([1, 2, 3])
+    assert judge(window) == []
+    del kept
+
+
+def test_same_object_every_round_is_quiet(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, """
+        def build(n, default):
+            out = []
+            for _ in range(n):
+                value = default
+                out.append(lambda: value)
+            return out
+    """)
+    kept = module.build(3, object())
+    assert [f() for f in kept] == [kept[0]()] * 3
+    assert judge(window) == []
+
+
+def test_closures_in_reference_cycles_are_collected_before_judging(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, """
+        def build(values):
+            for v in values:
+                def walk(n):
+                    return walk(n - 1) if n else v
+                walk(1)
+    """)
+    import gc
+
+    gc.disable()
+    try:
+        module.build([1, 2, 3])  # each walk is in a cycle through its own cell
+        assert judge(window) == []
+    finally:
+        gc.enable()
+
+
+def test_bounded_tracking_for_ten_thousand_closures(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    kept = module.build(range(10_000))
+    [info] = list(window.tracked)
+    assert len(window.tracked[info]) == MAX_TRACKED_PER_SITE
+    assert window.made_count[info] == 10_000
+    [finding] = judge(window)
+    assert finding.closures == MAX_TRACKED_PER_SITE
+    del kept
+
+
+def test_dead_records_make_room(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    for _ in range(5):
+        module.build(range(MAX_TRACKED_PER_SITE))  # all dropped at once
+    kept = module.build([1, 2])
+    assert [r.values[0] for r in window.live_records()[record_of(kept[0]).info]] == [1, 2]  # type: ignore[union-attr]
+
+
+def test_threads_making_and_calling_closures(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    results: list[list[Any]] = []
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(50):
+                results.append([f() for f in module.build([k, k + 1])])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k * 10,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 400
+    [info] = list(window.made_count)
+    assert window.made_count[info] == 800
+    [finding] = judge(window)
+    assert finding.stale_calls == 400
+
+
+def test_unbound_variable_and_pickling_the_token(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, """
+        def build(values):
+            out = []
+            for v in values:
+                out.append(lambda: v)
+            del v
+            return out
+    """)
+    [f, _] = module.build([1, 2])
+    with pytest.raises(NameError):
+        f()
+    [event] = window.take_stale()
+    assert repr(event.now) == "<unbound>"
+    token = record_of(f)
+    assert callable(pickle.loads(pickle.dumps(token)))
+
+
+def test_no_window_records_nothing(tmp_path: Path) -> None:
+    RECORDER.window = None
+    module = load(tmp_path, BUILD)
+    assert [f() for f in module.build([1, 2])] == [2, 2]
+
+
+def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Path) -> None:
+    session = Window(None)
+    RECORDER.window = session
+    try:
+        module = load(tmp_path, """
+            callbacks = [lambda: i for i in range(3)]
+        """)
+        test = RECORDER.window = Window("t::t")
+        [f() for f in module.callbacks]
+        [finding] = judge(test, context=session)
+        assert finding.created_with == ["0", "1", "2"] and finding.kinds == [STALE_CALL]
+        [outside] = judge(session)
+        assert outside.kinds == [SHARED_BINDING] and outside.outside_tests
+    finally:
+        RECORDER.window = None

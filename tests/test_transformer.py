@@ -1,0 +1,279 @@
+"""Instrumented code behaves exactly as the original: results, names, tracebacks, lines."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+import textwrap
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_latebind._recorder import RECORDER, Window
+from pytest_latebind._transformer import TOKEN, compile_module, instrument_source
+
+_counter = iter(range(10**6))
+
+
+def load(tmp_path: Path, source: str, *, instrumented: bool = True) -> types.ModuleType:
+    """Execute ``source`` as a module from a real file, instrumented or plain."""
+    source = textwrap.dedent(source)
+    name = f"latebind_t{next(_counter)}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    if instrumented:
+        tree, sites = instrument_source(source.encode(), str(path))
+        assert sites, "the test source should have at least one site"
+        code = compile_module(tree, str(path), sites)
+    else:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def both(tmp_path: Path, source: str) -> tuple[types.ModuleType, types.ModuleType]:
+    return load(tmp_path, source, instrumented=False), load(tmp_path, source)
+
+
+@pytest.fixture(autouse=True)
+def window() -> Any:
+    RECORDER.window = Window("test")
+    yield RECORDER.window
+    RECORDER.window = None
+
+
+NAMES = """
+    def build(xs):
+        out = []
+        for x in xs:
+            def handler(a, b=2, *args, c=3, **kw) -> int:
+                "Handle one."
+                def inner():
+                    return x
+                return inner
+            out.append(handler)
+            out.append(lambda y=1: x)
+            out.append(list(i * x for i in range(2)) and (i * x for i in range(2)))
+        return out
+"""
+
+
+def test_names_docs_signatures_and_defaults(tmp_path: Path) -> None:
+    plain, inst = both(tmp_path, NAMES)
+    for p, i in zip(plain.build([1]), inst.build([1]), strict=True):
+        assert i.__name__ == p.__name__
+        assert i.__qualname__ == p.__qualname__
+        if isinstance(p, types.FunctionType):
+            assert i.__doc__ == p.__doc__
+            assert inspect.signature(i) == inspect.signature(p)
+            assert i.__defaults__ == p.__defaults__
+            assert i.__kwdefaults__ == p.__kwdefaults__
+            assert i.__annotations__ == p.__annotations__
+            assert (i.__module__, p.__module__) == (inst.__name__, plain.__name__)
+            assert TOKEN in i.__code__.co_freevars
+    handler_p, handler_i = plain.build([1])[0], inst.build([1])[0]
+    assert handler_i(0).__qualname__ == handler_p(0).__qualname__ == "build.<locals>.handler.<locals>.inner"
+
+
+def test_results_are_the_same_including_the_late_binding_bug(tmp_path: Path) -> None:
+    plain, inst = both(tmp_path, """
+        def build(n):
+            return [lambda x: x * i for i in range(n)]
+    """)
+    assert [f(10) for f in inst.build(3)] == [f(10) for f in plain.build(3)] == [20, 20, 20]
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.integers() | st.text(max_size=3) | st.none(), min_size=1, max_size=6))
+def test_property_results_unchanged_for_any_loop_values(tmp_path_factory: Any, values: list[Any]) -> None:
+    tmp_path = tmp_path_factory.mktemp("prop")
+    plain, inst = both(tmp_path, """
+        def build(values):
+            out = []
+            for v in values:
+                def f(k=0):
+                    return (v, k)
+                out.append(f)
+                out.append(lambda: repr(v))
+            return [g() for g in out] + [tuple(repr(v) for _ in range(2))]
+    """)
+    assert inst.build(values) == plain.build(values)
+
+
+def test_tracebacks_keep_lines_and_names(tmp_path: Path) -> None:
+    source = """
+        def build(xs):
+            out = []
+            for x in xs:
+                def boom():
+                    y = 1
+                    raise ValueError(x)
+                out.append(boom)
+                out.append(lambda: 1 / (x - x))
+            return out
+    """
+
+    def frames(module: types.ModuleType, k: int) -> list[tuple[int | None, str]]:
+        with pytest.raises(Exception) as excinfo:
+            module.build([1])[k]()
+        return [(f.lineno, f.name) for f in traceback.extract_tb(excinfo.value.__traceback__)][1:]
+
+    plain, inst = both(tmp_path, source)
+    assert frames(inst, 0) == frames(plain, 0) == [(7, "boom")]
+    assert frames(inst, 1) == frames(plain, 1) == [(9, "<lambda>")]
+
+
+def test_decorators_apply_in_order_and_evaluate_first(tmp_path: Path) -> None:
+    source = """
+        log = []
+        def deco(tag):
+            log.append(("eval", tag))
+            def apply(f):
+                log.append(("apply", tag, f.__name__))
+                f.tags = getattr(f, "tags", ()) + (tag,)
+                return f
+            return apply
+        def default(tag):
+            log.append(("default", tag))
+            return tag
+        fs = []
+        for i in range(2):
+            @deco("outer")
+            @deco("inner")
+            def f(a=default(i)):
+                return (a, i)
+            fs.append(f)
+    """
+    plain, inst = both(tmp_path, source)
+    assert inst.log == plain.log
+    assert [f() for f in inst.fs] == [f() for f in plain.fs] == [(0, 1), (1, 1)]
+    assert inst.fs[0].tags == ("inner", "outer")
+    assert "@latebind_f0" not in vars(inst) and "f" in vars(inst)
+
+
+def test_getsource_of_a_decorated_site(tmp_path: Path) -> None:
+    plain, inst = both(tmp_path, """
+        import functools
+        fs = []
+        for i in range(2):
+            @functools.lru_cache
+            def f():
+                return i
+            fs.append(f)
+    """)
+    assert inspect.getsource(inst.fs[0].__wrapped__) == inspect.getsource(plain.fs[0].__wrapped__)
+    assert inspect.getsource(inst.fs[0].__wrapped__).startswith("    @functools.lru_cache")
+
+
+def test_generators_coroutines_and_async_generators(tmp_path: Path) -> None:
+    source = """
+        import asyncio
+        def build(xs):
+            out = []
+            for x in xs:
+                def gen():
+                    yield x
+                    yield x + 1
+                async def coro():
+                    await asyncio.sleep(0)
+                    return x
+                async def agen():
+                    yield x
+                out.append((gen, coro, agen))
+            return out
+        async def collect(agen):
+            return [v async for v in agen()]
+    """
+    plain, inst = both(tmp_path, source)
+    for module in (plain, inst):
+        gen, coro, agen = module.build([5])[0]
+        assert list(gen()) == [5, 6]
+        assert asyncio.run(coro()) == 5
+        assert asyncio.run(module.collect(agen)) == [5]
+        assert inspect.isgeneratorfunction(gen) and inspect.iscoroutinefunction(coro)
+        assert inspect.isasyncgenfunction(agen)
+
+
+def test_nonlocal_global_and_super_in_a_class_made_in_a_loop(tmp_path: Path) -> None:
+    source = """
+        class Base:
+            def hello(self):
+                return "base"
+        made = []
+        def build(xs):
+            count = 0
+            global last
+            for x in xs:
+                def bump():
+                    nonlocal count
+                    count += 1
+                    return count, x
+                def last():
+                    return x
+                class Child(Base):
+                    def hello(self):
+                        return super().hello() + str(x)
+                made.append((bump, Child))
+            return made
+    """
+    plain, inst = both(tmp_path, source)
+    for module in (plain, inst):
+        (bump0, child0), (bump1, _) = module.build([1, 2])
+        assert bump0() == (1, 2) and bump1() == (2, 2)
+        assert child0().hello() == "base2"
+        assert module.last() == 2  # the def bound the global, not a local of a factory
+
+
+def test_genexp_first_iterable_is_evaluated_at_once_in_its_scope(tmp_path: Path) -> None:
+    source = """
+        def build(rows):
+            out = []
+            for i in rows:
+                try:
+                    out.append(x * i for x in None)
+                except TypeError as exc:
+                    out.append(str(exc))
+                out.append(x * i for x in [1, 2])
+            return out
+    """
+    plain, inst = both(tmp_path, source)
+    p, i = plain.build([3]), inst.build([3])
+    assert i[0] == p[0]
+    assert list(i[1]) == list(p[1]) == [3, 6]
+
+
+def test_module_docstring_and_future_import_stay_first(tmp_path: Path) -> None:
+    module = load(tmp_path, '''
+        """The doc."""
+        from __future__ import annotations
+        fs = [lambda: i for i in range(2)]
+        def f(x: Undefined) -> Undefined:
+            return x
+    ''')
+    assert module.__doc__ == "The doc."
+    assert module.f.__annotations__ == {"x": "Undefined", "return": "Undefined"}
+
+
+def test_module_level_loop_reads_globals(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, """
+        callbacks = []
+        for i in range(3):
+            callbacks.append(lambda x: x * i)
+    """)
+    [info] = RECORDER.modules[module.__file__].infos
+    assert info.site.variables == ("i",)
+    assert [f(10) for f in module.callbacks] == [20, 20, 20]
+    stale = window.take_stale()
+    assert [(e.info.site.line, e.calls) for e in stale] == [(4, 2)]
