@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _cells
 from ._errors import LateBindingError
-from ._recorder import RECORDER
+from ._findings import Finding
 
 
 class Latebind:
@@ -18,9 +18,11 @@ class Latebind:
 
     error = LateBindingError
 
-    def __init__(self, rootdir: str | None = None, show_values: bool = True) -> None:
+    def __init__(self, rootdir: str | None = None, show_values: bool = True,
+                 report: Callable[[list[Finding]], None] | None = None) -> None:
         self._rootdir = rootdir
         self._show_values = show_values
+        self._report = report  # hands findings to the run's reports, watched test or not
 
     def check(self, callables: Iterable[Any]) -> None:
         """Raise :class:`LateBindingError` if sibling closures among ``callables`` share a loop
@@ -34,8 +36,6 @@ class Latebind:
         to the run's reports.  A non-callable item is a ``TypeError`` naming it.
         """
         findings = _cells.check(callables)
-        if findings:
-            window = RECORDER.window
-            if window is not None:
-                window.extra.extend(findings)
-            _cells.raise_for(findings, self._rootdir, self._show_values)
+        if findings and self._report is not None:
+            self._report(findings)
+        _cells.raise_for(findings, self._rootdir, self._show_values)

@@ -37,13 +37,16 @@ def judge(window: Window, *, shared: bool = True, context: Window | None = None)
         else:
             existing.merge(finding)
 
-    live = window.live_records()
-    known = dict(live)
-    if context is not None and context is not window:
-        for info, records in context.live_records().items():
-            known[info] = known.get(info, []) + records
-    for event in window.take_stale():
-        add(_stale_finding(event, known.get(event.info, []), window))
+    events = window.take_stale()
+    # Most tests make no closure worth a look: read the live closures only when needed.
+    live = window.live_records() if shared or events else {}
+    if events:
+        known = dict(live)
+        if context is not None and context is not window:
+            for info, records in context.live_records().items():
+                known[info] = known.get(info, []) + records
+        for event in events:
+            add(_stale_finding(event, known.get(event.info, []), window))
     if shared:
         candidates = _shared_bindings(live, window)
         if candidates:
@@ -53,9 +56,6 @@ def judge(window: Window, *, shared: bool = True, context: Window | None = None)
             candidates = _shared_bindings(window.live_records(), window)
         for finding in candidates:
             add(finding)
-    for finding in window.extra:
-        add(finding)
-    window.extra.clear()
     return list(findings.values())
 
 

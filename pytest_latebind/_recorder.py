@@ -170,7 +170,6 @@ class Window:
         # so a message can name every value the siblings of a stale closure were made with.
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
-        self.extra: list[Any] = []  # findings from latebind.check(), kept as they came
         self._lock = threading.Lock()
 
     def add(self, record: Record) -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import re
 import warnings
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ class LatebindRun:
         self.broken = False
         self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
         self._warned: set[str] = set()
+        self._checked: dict[str, list[Finding]] = {}
 
     @classmethod
     def start(cls, config: pytest.Config) -> LatebindRun:
@@ -85,8 +87,16 @@ class LatebindRun:
                       "conftest.py, not from plugins loaded earlier, or run with --latebind.")
 
     def maybe_install_for(self, path: Path) -> None:
-        """Marker-only runs: install the hook before the first module using the marker."""
+        """Marker-only runs: install the hook before the first test module using the marker.
+
+        Only files pytest collects as test modules (``python_files``) and conftest files are
+        read, once each, and only until the hook is installed.
+        """
         if self.hook is not None or self.broken or path.suffix != ".py":
+            return
+        patterns = self.config.getini("python_files")
+        if path.name != "conftest.py" and not any(
+                fnmatch.fnmatch(path.name, p) or fnmatch.fnmatch(path.as_posix(), f"*/{p}") for p in patterns):
             return
         try:
             source = path.read_bytes()
@@ -126,13 +136,14 @@ class LatebindRun:
             return []
         return judge(self.window, shared=shared, context=self.session_window)
 
-    def take_checked(self) -> list[Finding]:
-        """Findings of ``latebind.check()`` in this test: reported, not failed on again."""
-        window = self.window or self.session_window
-        found, window.extra = list(window.extra), []
+    def checked(self, nodeid: str, findings: list[Finding]) -> None:
+        """Findings of ``latebind.check()``: reported, not failed on again (check raised)."""
+        self._checked.setdefault(nodeid, []).extend(findings)
+
+    def take_checked(self, nodeid: str) -> list[Finding]:
+        found = self._checked.pop(nodeid, [])
         for finding in found:
-            finding.tests = [window.label] if window.label else []
-            finding.outside_tests = window.label is None
+            finding.tests = [nodeid]
         return found
 
     def messages(self, findings: list[Finding]) -> str:
@@ -146,14 +157,8 @@ class LatebindRun:
         """Findings made outside any test (import time), judged at the end of the session."""
         if self.broken:
             return []
-        found = judge(self.session_window, shared=True) + self.take_checked_session()
+        found = judge(self.session_window, shared=True)
         self.store.extend(found)
-        return found
-
-    def take_checked_session(self) -> list[Finding]:
-        found, self.session_window.extra = list(self.session_window.extra), []
-        for finding in found:
-            finding.outside_tests = True
         return found
 
 

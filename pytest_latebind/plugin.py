@@ -108,7 +108,7 @@ def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = Fa
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
         findings = run.judge_test(shared=shared)
-        item.stash[_FINDINGS] = findings + run.take_checked()
+        item.stash[_FINDINGS] = findings + run.take_checked(item.nodeid)
     if findings and fail:
         if run.settings.mode == "fail":
             raise LateBindingError(run.messages(findings), findings)
@@ -180,4 +180,6 @@ def latebind(request: pytest.FixtureRequest) -> Latebind:
     run = _run(request.config)
     if run is None:
         return Latebind()
-    return Latebind(str(run.rootdir), run.settings.show_values)
+    nodeid = request.node.nodeid
+    return Latebind(str(run.rootdir), run.settings.show_values,
+                    report=lambda findings: run.checked(nodeid, findings))
