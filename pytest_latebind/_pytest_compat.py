@@ -38,6 +38,10 @@ class PytestRewrite:
     def loaded(self, name: str, filename: str) -> None:
         self.hook._rewritten_names[name] = Path(filename)
 
+    def rewrote(self, name: str) -> bool:
+        """Whether pytest loaded ``name`` itself: a test module or conftest.py."""
+        return name in self.hook._rewritten_names
+
 
 def rewrite_hook(config: pytest.Config) -> PytestRewrite | None:
     """pytest's assertion rewriting hook, when ``--assert=rewrite`` installed one."""

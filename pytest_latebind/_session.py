@@ -77,8 +77,11 @@ class LatebindRun:
         if self.hook is not None:
             return
         policy = WatchPolicy(self.rootdir, self.settings.modules, self.settings.test_modules)
-        early = imported_before(policy)
-        self.hook = ImportHook(policy, _pytest_compat.rewrite_hook(self.config), self.warn)
+        rewrite = _pytest_compat.rewrite_hook(self.config)
+        # Test modules collected before a marker-only run met its first marked test file are
+        # not worth a warning: what matters is the code under test.
+        early = [name for name in imported_before(policy) if rewrite is None or not rewrite.rewrote(name)]
+        self.hook = ImportHook(policy, rewrite, self.warn)
         install(self.hook)
         if early:
             shown = ", ".join(early[:10]) + (f" and {len(early) - 10} more" if len(early) > 10 else "")
