@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import functools
-import linecache
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._compat import source_lines
 from ._errors import LateBindingError
 from ._findings import SHARED_BINDING, Finding, short_repr
 from ._recorder import UNBOUND, Record, distinct, group_by_binding, read, record_of
@@ -85,8 +85,7 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
             f"latebind.check() cannot tell whether {code.co_name} at {code.co_filename}:"
             f"{code.co_firstlineno} reads loop variables: its source is not available, and the "
             f"{len(group)} closures given share {', '.join(map(repr, shared))}. check() reads the "
-            "source to find the loops: define the callbacks in a module with a .py file, or run "
-            "with --latebind so that they are instrumented.")
+            "source to find the loops: define the callbacks in a module with a .py file.")
     findings = []
     for variable in site.variables:
         if variable in code.co_freevars:
@@ -135,8 +134,7 @@ def _site_of(code: types.CodeType) -> tuple[Site | None, str]:
     file = code.co_filename
     sites = _sites_by_file.get(file)
     if sites is None:
-        linecache.checkcache(file)
-        lines = linecache.getlines(file)
+        lines = source_lines(file)
         if not lines:
             return None, file
         try:

@@ -11,6 +11,7 @@ from typing import Any
 STALE_CALL = "stale-call"
 SHARED_BINDING = "shared-binding"
 KINDS = (STALE_CALL, SHARED_BINDING)
+MESSAGE_VALUES = 8  # creation values a message lists before "..."
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -83,12 +84,14 @@ class Finding:
             head = f"a closure created at {where} reads the loop variable {var!r} after the loop rebound it"
         kinds = "; ".join(k.replace("-", " ") for k in self.kinds)
         if show_values:
-            created = ", ".join(self.created_with)
+            shown = self.created_with[:MESSAGE_VALUES]
+            created = ", ".join(shown) + (", ..." if len(self.created_with) > len(shown) else "")
             if STALE_CALL in self.kinds:
                 state = f"called while {var}={self.seen}"
             else:
                 state = f"all of them now see {var}={self.seen}"
-            values = f"created with {var}={created}; {state} ({kinds})"
+            # check() on closures that were not instrumented cannot know their creation values.
+            values = f"created with {var}={created}; {state} ({kinds})" if shown else f"{state} ({kinds})"
         else:
             values = f"values hidden (latebind_show_values = false) ({kinds})"
         lines = [head, f"  {values}",

@@ -38,23 +38,19 @@ def judge(window: Window, *, shared: bool = True, context: Window | None = None)
             existing.merge(finding)
 
     events = window.take_stale()
-    # Most tests make no closure worth a look: read the live closures only when needed.
-    live = window.live_records() if shared or events else {}
     if events:
-        known = dict(live)
+        known = window.live_records()
         if context is not None and context is not window:
             for info, records in context.live_records().items():
                 known[info] = known.get(info, []) + records
         for event in events:
             add(_stale_finding(event, known.get(event.info, []), window))
-    if shared:
-        candidates = _shared_bindings(live, window)
-        if candidates:
-            # Closures in reference cycles (a recursive def) outlive their last use until the
-            # collector runs: collect before calling them alive, and only when it matters.
-            gc.collect()
-            candidates = _shared_bindings(window.live_records(), window)
-        for finding in candidates:
+        del known  # hold no record across the collection below: it would keep it "alive"
+    if shared and _shared_bindings(window):
+        # Closures in reference cycles outlive their last use until the collector runs:
+        # collect before calling them alive, and only when it matters.
+        gc.collect()
+        for finding in _shared_bindings(window):
             add(finding)
     return list(findings.values())
 
@@ -84,9 +80,9 @@ def _stale_finding(event: StaleEvent, live: list[Record], window: Window) -> Fin
     return finding
 
 
-def _shared_bindings(live: dict[SiteInfo, list[Record]], window: Window) -> list[Finding]:
+def _shared_bindings(window: Window) -> list[Finding]:
     found = []
-    for info, records in live.items():
+    for info, records in window.live_records().items():
         if len(records) < 2:
             continue
         for k in range(len(info.variables)):

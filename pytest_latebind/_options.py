@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 MODES = ("fail", "warn")
+JUNIT_PROPERTIES = ("suite", "testcase", "none")  # see _reporting/junit.py
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -29,6 +30,8 @@ class Settings:
     test_modules: bool  # instrument test modules and conftest.py too
     report: Path | None  # the JSON report
     show_values: bool  # loop variables' values in messages and reports
+    sarif: Path | None = None  # the SARIF report
+    junit_properties: str = "suite"  # where findings go in --junitxml: suite, testcase or none
 
 
 def _bool(text: str) -> bool:
@@ -43,6 +46,12 @@ def _bool(text: str) -> bool:
 def _mode(text: str) -> str:
     if text not in MODES:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(MODES)}, got {text!r}")
+    return text
+
+
+def _junit_properties(text: str) -> str:
+    if text not in JUNIT_PROPERTIES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(JUNIT_PROPERTIES)}, got {text!r}")
     return text
 
 
@@ -71,6 +80,14 @@ def add_options(parser: pytest.Parser) -> None:
                                            "(default: yes). ini: latebind_test_modules")
     group.addoption("--latebind-report", default=None, dest="latebind_report", metavar="PATH",
                     help="write the findings as JSON to PATH at the end of the run. ini: latebind_report")
+    group.addoption("--latebind-sarif", default=None, dest="latebind_sarif", metavar="PATH",
+                    help="write the findings as SARIF 2.1.0 to PATH at the end of the run, for "
+                         "GitHub code scanning. ini: latebind_sarif")
+    group.addoption("--latebind-junit-properties", type=_junit_properties, default=None,
+                    dest="latebind_junit_properties", metavar="WHERE",
+                    help="where --junitxml gets the findings as properties: suite (default; valid "
+                         "xunit2, complete under xdist), testcase (xunit1 only) or none. "
+                         "ini: latebind_junit_properties")
     group.addoption("--latebind-show-values", type=_bool, default=None, dest="latebind_show_values",
                     metavar="yes|no", help="show loop variables' values in messages and reports "
                                            "(default: yes). ini: latebind_show_values")
@@ -81,6 +98,9 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("latebind_test_modules", type="bool", default=True,
                   help="instrument test modules too (like --latebind-test-modules)")
     parser.addini("latebind_report", default="", help="JSON report path (like --latebind-report)")
+    parser.addini("latebind_sarif", default="", help="SARIF report path (like --latebind-sarif)")
+    parser.addini("latebind_junit_properties", default="suite",
+                  help="suite, testcase or none (like --latebind-junit-properties)")
     parser.addini("latebind_show_values", type="bool", default=True,
                   help="show values in messages and reports (like --latebind-show-values)")
 
@@ -95,14 +115,14 @@ def read_settings(config: pytest.Config) -> Settings:
             cli = getattr(namespace, dest, None)
         if cli is not None:
             return cli
-        raw = config.getini(ini)
         try:
-            return convert(raw)
-        except argparse.ArgumentTypeError as exc:
+            return convert(config.getini(ini))
+        except (argparse.ArgumentTypeError, ValueError) as exc:  # getini raises ValueError for bools
             raise pytest.UsageError(f"ini option {ini}: {exc}") from None
 
     modules = pick("latebind_modules", "latebind_modules", lambda raw: _modules(",".join(raw)))
     report = pick("latebind_report", "latebind_report", str)
+    sarif = pick("latebind_sarif", "latebind_sarif", str)
     return Settings(
         enabled=bool(pick("latebind", "latebind", bool)),
         mode=pick("latebind_mode", "latebind_mode", _mode),
@@ -110,20 +130,22 @@ def read_settings(config: pytest.Config) -> Settings:
         test_modules=bool(pick("latebind_test_modules", "latebind_test_modules", bool)),
         report=Path(os.path.expanduser(report)) if report else None,
         show_values=bool(pick("latebind_show_values", "latebind_show_values", bool)),
+        sarif=Path(os.path.expanduser(sarif)) if sarif else None,
+        junit_properties=pick("latebind_junit_properties", "latebind_junit_properties", _junit_properties),
     )
 
 
-def check_report_path(path: Path, base: Path) -> Path:
+def check_report_path(path: Path, base: Path, option: str = "--latebind-report") -> Path:
     """Resolve the report path against the invocation directory (as ``--junitxml`` is),
     failing early, not after the run, when it cannot be written."""
     target = path if path.is_absolute() else base / path
     parent = target.parent
     if target.is_dir():
-        raise pytest.UsageError(f"--latebind-report={path}: {target} is a directory; name a file")
+        raise pytest.UsageError(f"{option}={path}: {target} is a directory; name a file")
     if not parent.is_dir():
-        raise pytest.UsageError(f"--latebind-report={path}: the directory {parent} does not exist; "
+        raise pytest.UsageError(f"{option}={path}: the directory {parent} does not exist; "
                                 "create it or choose another path")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise pytest.UsageError(f"--latebind-report={path}: {target} is not writable; "
+        raise pytest.UsageError(f"{option}={path}: {target} is not writable; "
                                 "choose a path you can write to")
     return target

@@ -14,6 +14,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from ._compat import type_alias_name, type_param_names
+
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.GeneratorExp
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -32,7 +34,14 @@ class Site:
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
-        params = f"{self.params}, {variable}={variable}" if self.params else f"{variable}={variable}"
+        bind = f"{variable}={variable}"
+        head, star, tail = self.params.partition("**")
+        if star:  # nothing may follow **kwargs: bind before it
+            params = f"{head}{bind}, **{tail}"
+        elif self.params:
+            params = f"{self.params}, {bind}"
+        else:
+            params = bind
         if self.kind == "lambda":
             return f"lambda {params}: ..."
         if self.kind == "genexp":
@@ -45,7 +54,7 @@ class Site:
 
 @dataclass(eq=False)
 class _Scope:
-    kind: str  # module, class, function, comprehension
+    kind: str  # module, class, function, comprehension, annotation (PEP 695)
     node: ast.AST
     parent: _Scope | None
     bound: set[str] = field(default_factory=set)
@@ -145,7 +154,7 @@ class _Analyzer:
         elif isinstance(node, ast.ClassDef):
             for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
                 self.expr(expr, scope, loops)
-            inner = self.new_scope("class", node, scope)
+            inner = self.new_scope("class", node, self.type_params(node, scope))
             # A class body runs at once, so a class made in a loop is still in that loop.
             self.body(node.body, inner, loops)
             self.bind(node.name, scope, loops)
@@ -162,6 +171,9 @@ class _Analyzer:
             self.expr(node.test, scope, inner_loops)
             self.body(node.body, scope, inner_loops)
             self.body(node.orelse, scope, loops)
+        elif (type_alias := type_alias_name(node)) is not None:
+            self.bind(type_alias, scope, loops)  # `type X = ...` rebinds X every time it runs
+            self.generic(node, scope, loops)
         elif isinstance(node, ast.Global):
             scope.declared_global.update(node.names)
         elif isinstance(node, ast.Nonlocal):
@@ -211,10 +223,11 @@ class _Analyzer:
                 scope.uses.append(node.id)
             return
         if isinstance(node, ast.NamedExpr):
-            self.expr(node.value, scope, loops, binders)
+            # Only a closure in the walrus's own value is bound to its target (`f := lambda:
+            # f()`); a sibling in the same statement reads the target as a loop variable:
+            # `[(last := x) and (lambda: last) for x in xs]`.
+            self.expr(node.value, scope, loops, {*(binders or ()), node.target.id})
             self.bind(node.target.id, scope, loops, walrus=True)
-            if binders is not None:
-                binders.add(node.target.id)
             return
         if isinstance(node, ast.Lambda):
             self.function(node, scope, loops)
@@ -229,6 +242,19 @@ class _Analyzer:
                 self.expr(child, scope, loops, binders)
             else:
                 self.generic(child, scope, loops)
+
+    def type_params(self, node: ast.AST, scope: _Scope) -> _Scope:
+        """The annotation scope of a generic def or class (PEP 695), or ``scope`` itself.
+
+        It sits between the def or class and ``scope`` and binds the type parameters, so a
+        ``T`` read in the body is the parameter, even where a loop around rebinds a ``T``.
+        """
+        names = type_param_names(node)
+        if not names:
+            return scope
+        annotation = _Scope("annotation", node, scope, bound=set(names))
+        scope.children.append(annotation)
+        return annotation
 
     def new_scope(self, kind: str, node: ast.AST, parent: _Scope) -> _Scope:
         scope = _Scope(kind, node, parent)
@@ -249,7 +275,7 @@ class _Analyzer:
                     self.expr(arg.annotation, scope, loops)
             if node.returns is not None:
                 self.expr(node.returns, scope, loops)
-        inner = self.new_scope("function", node, scope)
+        inner = self.new_scope("function", node, self.type_params(node, scope))
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if arg is not None:
                 inner.bound.add(arg.arg)

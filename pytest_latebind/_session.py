@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 
 from . import _pytest_compat
-from ._findings import Finding, FindingStore
+from ._findings import Finding
 from ._importhook import ImportHook, WatchPolicy, imported_before, install, uninstall
 from ._judge import judge
 from ._options import Settings, check_report_path, read_settings
 from ._recorder import RECORDER, Window
+from ._reporting import github, json_report, junit, sarif, xdist
+from ._reporting.collect import Collector
+from ._reporting.files import source_root
 from ._warnings import LateBindingWarning, LatebindPluginWarning
 
 MARKER = "latebind"
@@ -33,7 +36,11 @@ class LatebindRun:
         self.settings = settings
         self.rootdir = config.rootpath
         self.hook: ImportHook | None = None
-        self.store = FindingStore()
+        self.collector = Collector()  # every finding, merged once at the end
+        self.findings: list[Finding] = []  # merged, sorted: what every report shows
+        self.written: list[tuple[str, Path]] = []  # (what, where): reports written
+        self.lost_workers: list[str] = []  # xdist workers that went down without reporting
+        self.sarif_path: Path | None = None
         self.session_window = Window(None)
         self.window: Window | None = None
         self.report_path: Path | None = None
@@ -66,6 +73,8 @@ class LatebindRun:
             return
         try:
             yield
+        except Warning:
+            raise  # our own warning, turned into an error by -W error: the user asked for it
         except Exception as exc:
             self.broken = True
             RECORDER.window = None
@@ -85,9 +94,15 @@ class LatebindRun:
         install(self.hook)
         if early:
             shown = ", ".join(early[:10]) + (f" and {len(early) - 10} more" if len(early) > 10 else "")
+            if self.settings.enabled:
+                advice = ("They were imported by a plugin loaded before pytest-latebind (-p, or a "
+                          "pytest11 entry point); import them from tests or conftest.py instead.")
+            else:
+                advice = ("In marker-only runs the hook is installed when collection meets the first "
+                          "test file using the marker; run with --latebind (or set latebind = true) "
+                          "to install it before conftest.py files and earlier test files import them.")
             self.warn(f"{len(early)} watched module(s) were imported before the import hook was "
-                      f"installed and are not instrumented: {shown}. Import them from tests or "
-                      "conftest.py, not from plugins loaded earlier, or run with --latebind.")
+                      f"installed and are not instrumented: {shown}. {advice}")
 
     def maybe_install_for(self, path: Path) -> None:
         """Marker-only runs: install the hook before the first test module using the marker.
@@ -161,8 +176,66 @@ class LatebindRun:
         if self.broken:
             return []
         found = judge(self.session_window, shared=True)
-        self.store.extend(found)
+        self.collector.add_outside(found)
         return found
+
+    # -- reports: the controller writes them; an xdist worker hands its findings over ----
+    def add_test_findings(self, found: list[dict[str, Any]]) -> None:
+        self.collector.add_tests(found)
+
+    def case_properties(self, item: pytest.Item, report: pytest.TestReport, findings: list[Finding]) -> None:
+        """``latebind_junit_properties = testcase``: on the teardown report, which is the one
+        pytest's JUnit writer reads ``user_properties`` from (and which xdist forwards)."""
+        if self.settings.junit_properties != "testcase":
+            return
+        found = junit.case_properties(findings, str(self.rootdir), self.settings.show_values)
+        (report.user_properties if report.when == "teardown" else item.user_properties).extend(found)
+
+    def worker_down(self, node: Any) -> None:
+        found = xdist.receive(node)
+        if found is None:
+            self.lost_workers.append(xdist.worker_id(node))
+        else:
+            self.collector.add_outside(found)
+
+    def write_reports(self, outside: list[Finding]) -> None:
+        if xdist.is_worker(self.config):
+            xdist.send(self.config, outside)
+            return
+        self.findings = self.collector.merged()
+        rootdir, show = str(self.rootdir), self.settings.show_values
+        if self.report_path is not None:
+            json_report.write(self.report_path, self.findings, rootdir, show)
+            self.written.append(("JSON report", self.report_path))
+        if self.sarif_path is not None:
+            sarif.write(self.sarif_path, self.findings, rootdir, source_root(self.rootdir),
+                        self.settings.mode, show)
+            self.written.append(("SARIF report", self.sarif_path))
+        if self.settings.junit_properties == "suite":
+            junit.add_suite_properties(self.config, self.findings, rootdir, show)
+
+    def session_failure(self) -> str | None:
+        """Why the session fails although its tests may not: findings outside any test."""
+        # Found outside tests and in no test: no test failed for it, so the session must.
+        outside = [f for f in self.findings if f.outside_tests and not f.tests]
+        if not outside or self.settings.mode != "fail" or self.config.option.collectonly:
+            return None
+        count = f"{len(outside)} late-binding closure{'s' if len(outside) > 1 else ''}"
+        return (f"latebind: the session fails: {count} found outside any test (at import time), "
+                "where no test can fail for it; fix it, or set latebind_mode = warn to report "
+                "without failing")
+
+    def exit_status(self, status: int) -> int:
+        if status == pytest.ExitCode.OK and self.session_failure():
+            return pytest.ExitCode.TESTS_FAILED
+        return status
+
+    def annotations(self) -> list[str]:
+        """GitHub Actions workflow commands, one per finding, when running there."""
+        if not github.enabled() or xdist.is_worker(self.config):
+            return []
+        return github.commands(self.findings, source_root(self.rootdir), str(self.rootdir),
+                               self.settings.mode, self.settings.show_values)
 
 
 def finding_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
@@ -172,3 +245,9 @@ def finding_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
 def validate_report(run: LatebindRun) -> None:
     if run.settings.report is not None:
         run.report_path = check_report_path(run.settings.report, run.config.invocation_params.dir)
+    if run.settings.sarif is not None:
+        run.sarif_path = check_report_path(run.settings.sarif, run.config.invocation_params.dir,
+                                           "--latebind-sarif")
+    reason = junit.family_warning(run.config, run.settings.junit_properties)
+    if reason and not xdist.is_worker(run.config):
+        run.warn(reason)

@@ -88,19 +88,29 @@ def test_same_object_every_round_is_quiet(tmp_path: Path, window: Window) -> Non
 def test_closures_in_reference_cycles_are_collected_before_judging(tmp_path: Path, window: Window) -> None:
     module = load(tmp_path, """
         def build(values):
+            out = []
             for v in values:
-                def walk(n):
-                    return walk(n - 1) if n else v
-                walk(1)
+                box = {"f": lambda: v}
+                box["self"] = box  # a cycle: only the collector frees the lambda
+                out.append(box["f"]())
+            return out
     """)
     import gc
 
     gc.disable()
     try:
-        module.build([1, 2, 3])  # each walk is in a cycle through its own cell
+        assert module.build([1, 2, 3]) == [1, 2, 3]
         assert judge(window) == []
     finally:
         gc.enable()
+
+
+def test_closures_kept_alive_are_found_after_collecting(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    kept = module.build([1, 2])
+    [finding] = judge(window)
+    assert finding.kinds == [SHARED_BINDING]
+    del kept
 
 
 def test_bounded_tracking_for_ten_thousand_closures(tmp_path: Path, window: Window) -> None:

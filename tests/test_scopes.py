@@ -221,6 +221,9 @@ def test_positions_and_fix_hints() -> None:
     assert site.fix_hint("é") == "lambda a, *b, c=1, é=é: ..."
     defsite = Site("async def", "check", 1, 1, ("host",), "")
     assert defsite.fix_hint("host") == "async def check(host=host):"
+    kwargs = Site("def", "handler", 1, 1, ("i",), "a, *args, **kw")
+    assert kwargs.fix_hint("i") == "def handler(a, *args, i=i, **kw):"
+    compile(kwargs.fix_hint("i") + " pass", "<hint>", "exec")
 
 
 def test_a_class_made_in_a_loop_does_not_hide_it() -> None:
