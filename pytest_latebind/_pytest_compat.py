@@ -1,4 +1,5 @@
-"""The only module that touches pytest's private internals: its assertion rewriting hook.
+"""The only module that touches pytest's private internals: its assertion rewriting hook,
+and its JUnit XML writer.
 
 Test modules are loaded by pytest's ``AssertionRewritingHook``.  To instrument one we ask
 that hook, through its public ``find_spec``, whether it would claim the module; if so we
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from _pytest import junitxml as _junitxml
 from _pytest.assertion import rewrite as _rewrite
 
 
@@ -49,3 +51,8 @@ def rewrite_hook(config: pytest.Config) -> PytestRewrite | None:
         if isinstance(finder, _rewrite.AssertionRewritingHook):
             return PytestRewrite(config, finder)
     return None
+
+
+def junit_xml(config: pytest.Config) -> _junitxml.LogXML | None:
+    """pytest's JUnit writer, when ``--junitxml`` is on (never on an xdist worker)."""
+    return config.stash.get(_junitxml.xml_key, None)

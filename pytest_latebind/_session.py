@@ -9,7 +9,7 @@ import contextlib
 import fnmatch
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,14 +205,22 @@ class LatebindRun:
         self.findings = self.collector.merged()
         rootdir, show = str(self.rootdir), self.settings.show_values
         if self.report_path is not None:
-            json_report.write(self.report_path, self.findings, rootdir, show)
-            self.written.append(("JSON report", self.report_path))
+            self._write("JSON report", self.report_path,
+                        lambda path: json_report.write(path, self.findings, rootdir, show))
         if self.sarif_path is not None:
-            sarif.write(self.sarif_path, self.findings, rootdir, source_root(self.rootdir),
-                        self.settings.mode, show)
-            self.written.append(("SARIF report", self.sarif_path))
+            root = source_root(self.rootdir)
+            self._write("SARIF report", self.sarif_path,
+                        lambda path: sarif.write(path, self.findings, rootdir, root, self.settings.mode, show))
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, self.findings, rootdir, show)
+
+    def _write(self, what: str, path: Path, write: Callable[[Path], None]) -> None:
+        try:
+            write(path)
+        except OSError as exc:  # the disk, not a bug of ours: say so, and keep the results
+            self.warn(f"could not write the {what} to {path}: {exc}; the test results stand")
+        else:
+            self.written.append((what, path))
 
     def session_failure(self) -> str | None:
         """Why the session fails although its tests may not: findings outside any test."""

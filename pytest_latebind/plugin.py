@@ -12,7 +12,7 @@ from ._errors import LateBindingError
 from ._findings import Finding
 from ._fixture import Latebind
 from ._options import add_options
-from ._reporting import json_report, terminal
+from ._reporting import terminal
 from ._session import MARKER, LatebindRun, validate_report
 
 RUN = pytest.StashKey[LatebindRun]()
@@ -124,6 +124,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         with run.guard("pytest_runtest_makereport"):
             del item.stash[_FINDINGS]
             report.latebind_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
+            run.case_properties(item, report, findings)
             excinfo = call.excinfo
             if excinfo is not None and excinfo.errisinstance(LateBindingError) and report.failed:
                 report.longrepr = f"{excinfo.typename}: {excinfo.value}"
@@ -141,20 +142,24 @@ class _Reports:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         found = getattr(report, "latebind_findings", None)
         if found:
-            self.run.store.extend(Finding.from_dict(d) for d in found)
+            self.run.add_test_findings(found)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        # pytest-xdist, on the controller: a worker finished (or crashed).
+        with self.run.guard("pytest_testnodedown"):
+            self.run.worker_down(node)
 
 
+# tryfirst: before pytest's JUnit writer, which writes its file in this hook.
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = _run(session.config)
     if run is None:
         return
-    outside: list[Finding] = []
     with run.guard("pytest_sessionfinish"):
-        outside = run.finish()
-        if run.report_path is not None:
-            json_report.write(run.report_path, run.store.sorted(), str(run.rootdir), run.settings.show_values)
-    if outside and run.settings.mode == "fail" and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        run.write_reports(run.finish())
+    session.exitstatus = run.exit_status(session.exitstatus)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -162,6 +167,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run is not None:
         with run.guard("pytest_terminal_summary"):
             terminal.summary(terminalreporter, run)
+            for line in run.annotations():
+                terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -176,10 +183,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def latebind(request: pytest.FixtureRequest) -> Latebind:
-    """Check callbacks for late-binding closures: ``latebind.check(callbacks)``."""
+    """Check callbacks for late-binding closures: ``latebind.check(callbacks)``, and confirm
+    a factory's callbacks behave apart: ``latebind.assert_distinct(factory, args=...)``."""
     run = _run(request.config)
     if run is None:
-        return Latebind()
+        return Latebind(node=request.node)
     nodeid = request.node.nodeid
     return Latebind(str(run.rootdir), run.settings.show_values,
-                    report=lambda findings: run.checked(nodeid, findings))
+                    report=lambda findings: run.checked(nodeid, findings), node=request.node)

@@ -1,21 +1,23 @@
-"""The JSON report (``--latebind-report``): ``{"version": 1, "findings": [...]}``.
+"""The JSON report (``--latebind-report``): ``{"version": 1, "tool": ..., "findings": [...]}``.
 
-The schema is documented in docs/reference/json-report.md and kept stable: fields are
-only ever added, and a change that is not an addition bumps ``version``.
+The schema ships next to this module (``report.schema.json``) and is documented in
+docs/reference/json-report.md.  It is kept stable: fields are only ever added, and a
+change that is not an addition bumps ``version``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .._findings import Finding, relative_path, user_frames
+from .files import write_atomically
 
 VERSION = 1
+SCHEMA = Path(__file__).with_name("report.schema.json")
 
 
 def finding_to_json(finding: Finding, rootdir: str, show_values: bool) -> dict[str, Any]:
@@ -40,20 +42,9 @@ def finding_to_json(finding: Finding, rootdir: str, show_values: bool) -> dict[s
 
 def report(findings: Sequence[Finding], rootdir: str, show_values: bool) -> dict[str, Any]:
     return {"version": VERSION,
+            "tool": {"name": "pytest-latebind", "version": __version__},
             "findings": [finding_to_json(f, rootdir, show_values) for f in findings]}
 
 
 def write(path: Path, findings: Sequence[Finding], rootdir: str, show_values: bool) -> None:
-    """Atomically: a reader never sees half a report."""
-    text = json.dumps(report(findings, rootdir, show_values), indent=2, sort_keys=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, json.dumps(report(findings, rootdir, show_values), indent=2) + "\n")

@@ -1,52 +1,83 @@
-"""What the terminal shows: a header line, and a summary section at the end."""
+"""What the terminal shows: a header line, and a summary section at the end.
+
+Quiet runs (``-q``) get one line at most; a run with the plugin loaded but not watching
+(no ``--latebind``) and nothing found shows nothing at all.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._findings import Finding
+from .._findings import STALE_CALL, Finding
 
 if TYPE_CHECKING:
     from .._session import LatebindRun
 
 TITLE = "late-binding closures"
+_TESTS_SHOWN = 5
+_SITES_SHOWN = 3
 
 
 def header(run: LatebindRun) -> list[str]:
     settings = run.settings
-    if not settings.enabled and run.hook is None:
-        return ["latebind: only tests marked @pytest.mark.latebind (no --latebind)"]
+    if not settings.enabled:
+        return []  # marked tests are still watched; a finding in one shows in the summary
     watched = ", ".join(settings.modules) if settings.modules else "modules under the rootdir"
     tests = " and test modules" if settings.test_modules else ""
-    scope = "every test" if settings.enabled else "marked tests"
-    return [f"latebind: {scope}, mode={settings.mode}, watching {watched}{tests}"]
+    values = "" if settings.show_values else ", values hidden"
+    return [f"latebind: every test, mode={settings.mode}, watching {watched}{tests}{values}"]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def describe(finding: Finding, run: LatebindRun) -> list[str]:
-    kinds = ", ".join(finding.kinds)
-    head = f"{finding.location(str(run.rootdir))}: {finding.site_kind} {finding.site_name}, " \
-           f"loop variable {finding.variable!r} ({kinds})"
-    lines = [head]
+    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
+    lines = [f"{finding.location(str(run.rootdir))}: {finding.site_kind} {finding.site_name}, "
+             f"loop variable {finding.variable!r} ({kinds})"]
+    var = finding.variable
     if run.settings.show_values:
         created = ", ".join(finding.created_with) or "?"
-        lines.append(f"    created with {finding.variable}={created}; now {finding.variable}={finding.seen}")
+        seen = "called while" if STALE_CALL in finding.kinds else "all now see"
+        lines.append(f"    created with {var}={created}; {seen} {var}={finding.seen}")
+    else:
+        lines.append("    values hidden (latebind_show_values = false)")
     if finding.tests:
-        shown = finding.tests[:5]
-        more = f" and {len(finding.tests) - 5} more" if len(finding.tests) > 5 else ""
-        lines.append(f"    tests: {', '.join(shown)}{more}")
+        tests = sorted(finding.tests)
+        more = f" and {len(tests) - _TESTS_SHOWN} more" if len(tests) > _TESTS_SHOWN else ""
+        lines.append(f"    tests: {', '.join(tests[:_TESTS_SHOWN])}{more}")
     if finding.outside_tests:
-        lines.append("    found outside any test (at import time or between tests)")
+        lines.append("    outside any test: at import time or between tests")
     return lines
 
 
+def one_line(run: LatebindRun) -> str:
+    findings = run.findings
+    sites = [f"{f.location(str(run.rootdir))} {f.variable!r}" for f in findings[:_SITES_SHOWN]]
+    more = f" and {len(findings) - _SITES_SHOWN} more" if len(findings) > _SITES_SHOWN else ""
+    line = f"latebind: {_plural(len(findings), 'late-binding closure')}: {', '.join(sites)}{more}"
+    reason = run.session_failure()
+    return f"{line}; {reason}" if reason else line
+
+
 def summary(reporter: Any, run: LatebindRun) -> None:
-    findings = run.store.sorted()
-    if not findings:
-        return
+    findings = run.findings
     if reporter.config.get_verbosity() < 0:
-        reporter.write_line(f"latebind: {len(findings)} late-binding closure(s); see the report")
+        if findings:
+            reporter.write_line(one_line(run))
         return
-    reporter.write_sep("=", TITLE)
-    for finding in findings:
-        for line in describe(finding, run):
-            reporter.write_line(line)
+    if findings or run.lost_workers:
+        reporter.write_sep("=", TITLE)
+        for finding in findings:
+            for line in describe(finding, run):
+                reporter.write_line(line)
+        for worker in run.lost_workers:
+            reporter.write_line(f"worker {worker} went down before reporting: closures it found outside "
+                                "tests (at import time) are missing; its tests' findings are above",
+                                yellow=True)
+        reason = run.session_failure()
+        if reason:
+            reporter.write_line(reason, red=True, bold=True)
+    for label, path in run.written:
+        reporter.write_sep("-", f"generated latebind {label}: {path}")

@@ -1,0 +1,42 @@
+"""What every file report needs: an atomic write, and the root its paths are relative to."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A reader (a CI step, an IDE watching the file) never sees half a report."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def source_root(rootdir: Path) -> Path:
+    """The root that code scanning and GitHub annotations resolve paths against.
+
+    pytest's rootdir is often a subdirectory of the repository (a monorepo, or
+    ``examples/scheduler`` here), while GitHub needs paths relative to the checkout. So:
+    ``$GITHUB_WORKSPACE`` when the rootdir lies inside it, else the nearest directory at
+    or above the rootdir holding ``.git``, else the rootdir itself.
+    """
+    root = rootdir.resolve()
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        candidate = Path(workspace).resolve()
+        if root == candidate or candidate in root.parents:
+            return candidate
+    for directory in (root, *root.parents):
+        if (directory / ".git").exists():
+            return directory
+    return root

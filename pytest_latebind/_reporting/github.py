@@ -1,0 +1,51 @@
+"""GitHub Actions annotations: one ``::error`` (or ``::warning``) workflow command per finding.
+
+Printed by the controller at the end of the run when ``GITHUB_ACTIONS=true``, which the
+runner sets; GitHub shows them on the pull request's diff at the closure's line. Paths are
+relative to the repository root, as the runner resolves them (see ``files.source_root``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .._findings import Finding
+
+
+def enabled() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def escape_data(text: str) -> str:
+    """The message, as the runner unescapes it (actions/toolkit ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A ``key=value`` property (``escapeProperty``): ``:`` and ``,`` delimit properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _path(file: str, root: Path) -> str:
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def annotation(finding: Finding, root: Path, rootdir: str, mode: str, show_values: bool) -> str:
+    command = "error" if mode == "fail" else "warning"
+    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
+    title = f"late-binding closure: '{finding.variable}' ({kinds})"
+    properties = ",".join(f"{key}={escape_property(value)}" for key, value in (
+        ("file", _path(finding.file, root)), ("line", str(finding.line)),
+        ("col", str(finding.column)), ("title", title)))
+    return f"::{command} {properties}::{escape_data(finding.message(rootdir, show_values))}"
+
+
+def commands(findings: Sequence[Finding], root: Path, rootdir: str, mode: str,
+                show_values: bool) -> list[str]:
+    return [annotation(f, root, rootdir, mode, show_values) for f in findings]

@@ -1,0 +1,173 @@
+"""SARIF 2.1.0 (``--latebind-sarif=PATH``), for GitHub code scanning and other SARIF viewers.
+
+One rule per finding kind; one result per finding (a finding with both kinds is reported
+under ``stale-call``, the bug that happened, and lists both kinds in its properties).
+Locations are relative to ``%SRCROOT%``, the repository root (see ``files.source_root``).
+The partial fingerprint hashes what identifies a site in the source, not its line number,
+so an alert survives code moving above it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import linecache
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .._findings import SHARED_BINDING, STALE_CALL, Finding, user_frames
+from .files import write_atomically
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+# Where the documentation is published; help URIs point at the rules' sections in it.
+DOCS_URL = "https://pytest-latebind.readthedocs.io/en/stable/"
+RULES_PAGE = DOCS_URL + "reference/reports/"
+SRCROOT = "%SRCROOT%"
+FINGERPRINT = "latebindSite/v1"
+
+_RULES: dict[str, dict[str, Any]] = {
+    STALE_CALL: {
+        "name": "LateBindingStaleCall",
+        "short": "A closure made in a loop was called after the loop rebound its variable.",
+        "full": "A lambda, def or async def made inside a loop reads the loop variable when it "
+                "runs, not when it was made. A closure made here was called while the variable "
+                "held a later value than the one it was made with: it computed with the wrong value.",
+    },
+    SHARED_BINDING: {
+        "name": "LateBindingSharedBinding",
+        "short": "Closures made in a loop share one binding of the loop variable.",
+        "full": "Two or more closures made here were still alive at the end of a test (or of the "
+                "session) and read the same binding of a loop variable, although they were made "
+                "with different values. Whichever runs next sees the last value.",
+    },
+}
+_EXAMPLE = """for host in hosts:
+    async def check(host=host):      # or functools.partial(ping, host)
+        return await ping(host)"""
+_HELP = ("Bind the value when the closure is made, so each closure keeps its own:\n\n{example}\n\n"
+         "A default argument is evaluated when the `def` or `lambda` runs, and functools.partial "
+         "stores its arguments: both keep the current value, where a plain closure keeps the variable.")
+
+
+def rules() -> list[dict[str, Any]]:
+    out = []
+    for kind, rule in _RULES.items():
+        out.append({
+            "id": kind,
+            "name": rule["name"],
+            "shortDescription": {"text": rule["short"]},
+            "fullDescription": {"text": rule["full"]},
+            "help": {"text": rule["full"] + "\n\n" + _HELP.format(example=_indent(_EXAMPLE)),
+                     "markdown": rule["full"] + "\n\n" + _HELP.format(example=f"```python\n{_EXAMPLE}\n```")
+                     + f"\n\n[Documentation]({RULES_PAGE}#{kind})"},
+            "helpUri": f"{RULES_PAGE}#{kind}",
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["correctness", "late-binding", "closures"], "precision": "very-high",
+                           "problem.severity": "error"},
+        })
+    return out
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _artifact(file: str, root: Path) -> dict[str, Any]:
+    path = Path(file)
+    try:
+        relative = path.resolve().relative_to(root)
+    except ValueError:  # outside the repository (an installed package watched by name)
+        return {"uri": path.resolve().as_uri()}
+    return {"uri": relative.as_posix(), "uriBaseId": SRCROOT}
+
+
+def _location(file: str, line: int, root: Path, column: int | None = None) -> dict[str, Any]:
+    region: dict[str, Any] = {"startLine": max(line, 1)}
+    if column is not None:
+        region["startColumn"] = max(column, 1)
+    return {"physicalLocation": {"artifactLocation": _artifact(file, root), "region": region}}
+
+
+def fingerprint(finding: Finding, root: Path) -> str:
+    """Stable across runs and across edits elsewhere in the file: the site's path, kind,
+    name, variable and source line, and how many identical lines precede it."""
+    linecache.checkcache(finding.file)  # a long-lived process may have seen an older version
+    lines = linecache.getlines(finding.file)
+    text = lines[finding.line - 1].strip() if 0 < finding.line <= len(lines) else f"line {finding.line}"
+    ordinal = sum(1 for other in lines[:finding.line - 1] if other.strip() == text)
+    artifact = _artifact(finding.file, root)["uri"]
+    key = "\0".join([artifact, finding.site_kind, finding.site_name, finding.variable, text, str(ordinal)])
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _message(finding: Finding, show_values: bool) -> str:
+    var = finding.variable
+    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
+    count = max(finding.closures, len(finding.created_with))
+    made = f"{count} closures made here share" if count >= 2 else "A closure made here reads"
+    text = f"{made} the loop variable '{var}' ({kinds})"
+    if show_values:
+        created = ", ".join(finding.created_with) or "?"
+        seen = "called while" if STALE_CALL in finding.kinds else "all of them now see"
+        text += f": created with {var}={created}; {seen} {var}={finding.seen}"
+    return f"{text}. Fix: bind the value when the closure is made, e.g. `{finding.fix}`."
+
+
+def result(finding: Finding, root: Path, rootdir: str, mode: str, show_values: bool) -> dict[str, Any]:
+    kind = STALE_CALL if STALE_CALL in finding.kinds else SHARED_BINDING
+    properties: dict[str, Any] = {
+        "variable": finding.variable,
+        "kinds": list(finding.kinds),
+        "tests": sorted(finding.tests),
+        "outsideTests": finding.outside_tests,
+        "closures": finding.closures,
+        "staleCalls": finding.stale_calls,
+        "site": {"kind": finding.site_kind, "name": finding.site_name},
+    }
+    if show_values:
+        properties["createdWith"] = list(finding.created_with)
+        properties["seen"] = finding.seen
+    out: dict[str, Any] = {
+        "ruleId": kind,
+        "ruleIndex": list(_RULES).index(kind),
+        "level": "error" if mode == "fail" else "warning",
+        "message": {"text": _message(finding, show_values)},
+        "locations": [_location(finding.file, finding.line, root, finding.column)],
+        "partialFingerprints": {FINGERPRINT: fingerprint(finding, root)},
+        "properties": properties,
+    }
+    frames = user_frames(finding.stack, rootdir)
+    if frames:
+        out["stacks"] = [{
+            "message": {"text": "first stale call"},
+            # SARIF lists frames innermost first; ours are outermost first.
+            "frames": [{"location": {**_location(f["file"], f["line"], root),
+                                     "logicalLocations": [{"name": f["function"], "kind": "function"}]}}
+                       for f in reversed(frames)],
+        }]
+    return out
+
+
+def report(findings: Sequence[Finding], rootdir: str, root: Path, mode: str, show_values: bool) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "pytest-latebind", "version": __version__,
+                                "semanticVersion": __version__, "informationUri": DOCS_URL,
+                                "rules": rules()}},
+            "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": [result(f, root, rootdir, mode, show_values) for f in findings],
+        }],
+    }
+
+
+def write(path: Path, findings: Sequence[Finding], rootdir: str, root: Path, mode: str,
+          show_values: bool) -> None:
+    text = json.dumps(report(findings, rootdir, root, mode, show_values), indent=2) + "\n"
+    write_atomically(path, text)
+
+
