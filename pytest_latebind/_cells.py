@@ -18,7 +18,7 @@ from typing import Any
 from ._compat import source_lines
 from ._errors import LateBindingError
 from ._findings import SHARED_BINDING, Finding, short_repr
-from ._recorder import UNBOUND, Record, distinct, group_by_binding, read, record_of
+from ._recorder import UNBOUND, Record, baseline, distinct, group_by_binding, read, record_of
 from ._scopes import Site, find_sites
 
 
@@ -48,6 +48,7 @@ def check(callables: Iterable[Any]) -> list[Finding]:
 
 
 def raise_for(findings: list[Finding], rootdir: str | None = None, show_values: bool = True) -> None:
+    __tracebackhide__ = True  # pytest shows the user's line, not ours
     if findings:
         text = "\n".join(f.message(rootdir, show_values) for f in findings)
         raise LateBindingError(text, findings)
@@ -109,7 +110,7 @@ def _from_records(records: list[Record]) -> list[Finding]:
     findings = []
     for k, variable in enumerate(info.variables):
         for bucket in group_by_binding(records, k):
-            values = distinct([record.values[k] for record in bucket])
+            values = distinct([baseline(record, k) for record in bucket])
             if len(bucket) >= 2 and len(values) >= 2:
                 findings.append(_finding(info.site, info.file, variable, len(bucket),
                                          read(bucket[0].refs[k]), values))

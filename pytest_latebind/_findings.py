@@ -55,7 +55,7 @@ class Finding:
 
     def merge(self, other: Finding) -> None:
         self.kinds = sorted(set(self.kinds) | set(other.kinds), key=KINDS.index)
-        self.created_with = _union(self.created_with, other.created_with)
+        self.created_with = _union(self.created_with, other.created_with)[:MESSAGE_VALUES]
         self.seen = other.seen if other.seen is not None else self.seen
         self.closures = max(self.closures, other.closures)
         self.stale_calls += other.stale_calls
@@ -124,7 +124,7 @@ def relative_path(file: str, rootdir: str | os.PathLike[str] | None) -> str:
             rel = None
         if rel is not None and not rel.startswith(os.pardir):
             return rel.replace(os.sep, "/")
-    return file.replace(os.sep, "/")
+    return os.path.normpath(os.path.abspath(file)).replace(os.sep, "/")
 
 
 def user_frames(stack: list[dict[str, Any]], rootdir: str | os.PathLike[str] | None) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ class Latebind:
         (harmless) are told apart from those made with different ones.  Findings are added
         to the run's reports.  A non-callable item is a ``TypeError`` naming it.
         """
+        __tracebackhide__ = True
         findings = _cells.check(callables)
         if findings and self._report is not None:
             self._report(findings)

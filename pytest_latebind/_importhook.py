@@ -244,6 +244,10 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if self.claimed and self.hook.rewrite is not None:
                 self.hook.rewrite.rewrite(tree, source, self.path)
             return compile_module(tree, self.path, sites)
+        except SyntaxError as exc:  # parses, but does not compile (a top-level return, say)
+            self.hook.warn_once(fullname, f"cannot instrument {self.path}: SyntaxError: {exc}; "
+                                          "it is imported as usual")
+            return None
         except Exception as exc:
             self.hook.warn_once(fullname, f"internal error instrumenting {self.path}: {exc!r}; "
                                           "it is imported as usual")

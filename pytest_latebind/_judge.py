@@ -8,7 +8,19 @@ import traceback
 from typing import Any
 
 from ._findings import SHARED_BINDING, STALE_CALL, Finding, short_repr
-from ._recorder import Record, SiteInfo, StaleEvent, Window, distinct, group_by_binding, read, same_binding
+from ._recorder import (
+    MAX_VALUES,
+    PENDING,
+    Record,
+    SiteInfo,
+    StaleEvent,
+    Window,
+    baseline,
+    distinct,
+    group_by_binding,
+    read,
+    same_binding,
+)
 
 try:  # only to hide their frames from stacks; the core never needs them
     import _pytest as _pytest_pkg
@@ -70,9 +82,10 @@ def _stale_finding(event: StaleEvent, live: list[Record], window: Window) -> Fin
     finding = _base(event.info, event.variable)
     finding.kinds = [STALE_CALL]
     k = event.variable
-    made = [values[k] for refs, values in window.creations.get(event.info, []) if same_binding(refs[k], event.ref)]
-    created = distinct(made + [r.values[k] for r in _siblings(live, k, event.ref)] + list(event.created))
-    finding.created_with = [short_repr(v) for v in created]
+    made = [values[k] for refs, values in window.creations.get(event.info, [])
+            if same_binding(refs[k], event.ref) and values[k] is not PENDING]
+    created = distinct(made + [baseline(r, k) for r in _siblings(live, k, event.ref)] + list(event.created))
+    finding.created_with = [short_repr(v) for v in created[:MAX_VALUES]]
     finding.seen = short_repr(event.now)
     finding.closures = max(window.made_count.get(event.info, 0), len(created))
     finding.stale_calls = event.calls
@@ -86,15 +99,17 @@ def _shared_bindings(window: Window) -> list[Finding]:
         if len(records) < 2:
             continue
         for k in range(len(info.variables)):
-            for group in group_by_binding(records, k):
-                values = distinct([r.values[k] for r in group])
+            groups = group_by_binding(records, k)
+            for group in groups:
+                values = distinct([baseline(r, k) for r in group])
                 if len(group) < 2 or len(values) < 2:
                     continue
                 finding = _base(info, k)
                 finding.kinds = [SHARED_BINDING]
-                finding.created_with = [short_repr(v) for v in values]
+                finding.created_with = [short_repr(v) for v in values[:MAX_VALUES]]
                 finding.seen = short_repr(read(group[0].refs[k]))
-                finding.closures = len(group)
+                # Tracking stops at MAX_TRACKED_PER_SITE live closures; the count goes on.
+                finding.closures = max(len(group), window.made_count.get(info, 0) if len(groups) == 1 else 0)
                 found.append(finding)
     return found
 

@@ -39,19 +39,49 @@ class _Unbound:
 
 
 UNBOUND: Any = _Unbound()
-_FIX_QUALNAME = sys.version_info < (3, 11)  # 3.10 code objects have no co_qualname to fix
+
+
+class _Pending:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<its round's value>"
+
+
+PENDING: Any = _Pending()
+_SETTLE_LOCK = threading.Lock()
 
 
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("_indexes", "file", "site", "variables")
+    __slots__ = ("_indexes", "_last", "deferred", "file", "site", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
         self.site = site
         self.variables = site.variables
+        self.deferred = tuple(k for k, name in enumerate(site.variables) if name in site.deferred)
         self._indexes: tuple[int, ...] | None = None
+        self._last: dict[Any, weakref.ref[Record]] = {}  # per binding: the record still pending
+
+    def settle(self, record: Record) -> None:
+        """For variables the loop assigns after making the closure: the value a closure should
+        see is the one its round ends with, which is the value when the next sibling is made."""
+        values = list(record.values)
+        with _SETTLE_LOCK:
+            if len(self._last) >= MAX_TRACKED_PER_SITE:
+                self._last = {key: ref for key, ref in self._last.items() if ref() is not None}
+            for k in self.deferred:
+                ref = record.refs[k]
+                key = (id(ref[0]), ref[1]) if ref.__class__ is tuple else id(ref)
+                previous = self._last.get(key)
+                before = previous() if previous is not None else None
+                if before is not None and same_binding(before.refs[k], ref) and before.values[k] is PENDING:
+                    before.values = (*before.values[:k], values[k], *before.values[k + 1:])
+                values[k] = PENDING
+                self._last[key] = weakref.ref(record)
+        record.values = tuple(values)
 
     def refs(self, factory: FunctionType) -> tuple[Any, ...]:
         """Where each loop variable lives: the factory's cell, or (globals, name)."""
@@ -110,6 +140,25 @@ class Record:
         return (_inert, ())
 
 
+class DeferredRecord(Record):
+    """A record with a loop variable assigned after the closure: pending until its round ends."""
+
+    __slots__ = ()
+
+    def __call__(self) -> None:
+        values = self.values
+        for k, ref in enumerate(self.refs):
+            now = read(ref)
+            if now is not values[k] and values[k] is not PENDING:
+                RECORDER.stale(self, k, now)
+
+
+def baseline(record: Record, k: int) -> Any:
+    """The value the k-th loop variable should have when the closure runs."""
+    value = record.values[k]
+    return read(record.refs[k]) if value is PENDING else value
+
+
 def _inert() -> Callable[[], None]:
     return lambda: None
 
@@ -125,13 +174,13 @@ class ModuleSites:
 
     def made(self, index: int, factory: FunctionType, *args: Any) -> Any:
         info = self.infos[index]
-        record = Record(info)
+        record = DeferredRecord(info) if info.deferred else Record(info)
         made = factory(record, *args)
         refs = info.refs(factory)
         record.refs = refs
         record.values = tuple(read(ref) for ref in refs)
-        if _FIX_QUALNAME and info.site.kind in ("lambda", "genexp"):
-            made.__qualname__ = factory.__qualname__[: -len("<lambda>")] + made.__name__
+        if info.deferred:
+            info.settle(record)
         window = RECORDER.window
         if window is not None:
             window.add(record)

@@ -31,6 +31,9 @@ class Site:
     column: int  # 1-based, in characters
     variables: tuple[str, ...]  # the loop variables it reads, in source order
     params: str  # the parameter list as written, for the suggested fix
+    # Loop variables the loop assigns only after making the closure: their value at creation
+    # is the previous round's, so the recorder takes the baseline when the round ends.
+    deferred: tuple[str, ...] = ()
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -48,8 +51,8 @@ class Site:
             return f"a function that takes {variable} and returns the generator"
         return f"{self.kind} {self.name}({params}):"
 
-    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str]:
-        return (self.kind, self.name, self.line, self.column, self.variables, self.params)
+    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str, tuple[str, ...]]:
+        return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred)
 
 
 @dataclass(eq=False)
@@ -84,7 +87,9 @@ class _Loop:
     scope: _Scope
     # (scope of the binding statement, name): resolved only after the whole walk, because a
     # `nonlocal` may name a variable that its function's parent assigns further down.
-    binds: list[tuple[_Scope, str]] = field(default_factory=list)
+    # The position is that of the binding statement; None for the loop's own header (its
+    # target, a while test), which binds before anything else in the round.
+    binds: list[tuple[_Scope, str, tuple[int, int] | None]] = field(default_factory=list)
 
 
 def _resolve(name: str, scope: _Scope) -> _Scope:
@@ -123,13 +128,15 @@ class _Analyzer:
         self.loops_around: dict[int, list[_Loop]] = {}
         self.binders: dict[int, set[str]] = {}  # names bound by the statement that creates a site
         self.functions: list[tuple[FunctionNode, _Scope]] = []
+        self.position: tuple[int, int] | None = None  # of the statement being walked
+        self.header: _Loop | None = None  # the loop whose header (target, test) is being walked
 
     # -- bindings -----------------------------------------------------------------------
     def bind(self, name: str, scope: _Scope, loops: list[_Loop], walrus: bool = False) -> None:
         owner = scope.function_scope() if walrus else scope
         owner.bound.add(name)
         for loop in loops:
-            loop.binds.append((owner, name))
+            loop.binds.append((owner, name, None if loop is self.header else self.position))
 
     def bind_target(self, target: ast.AST, scope: _Scope, loops: list[_Loop]) -> None:
         for name in _target_names(target):
@@ -145,6 +152,7 @@ class _Analyzer:
             self.stmt(stmt, scope, loops)
 
     def stmt(self, node: ast.stmt, scope: _Scope, loops: list[_Loop]) -> None:
+        self.position = (node.lineno, node.col_offset)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for expr in node.decorator_list:
                 self.expr(expr, scope, loops)
@@ -162,13 +170,17 @@ class _Analyzer:
             self.expr(node.iter, scope, loops)
             loop = _Loop(scope)
             inner_loops = [*loops, loop]
+            self.header = loop
             self.bind_target(node.target, scope, inner_loops)
+            self.header = None
             self.body(node.body, scope, inner_loops)
             self.body(node.orelse, scope, loops)
         elif isinstance(node, ast.While):
             loop = _Loop(scope)
             inner_loops = [*loops, loop]
+            self.header = loop
             self.expr(node.test, scope, inner_loops)
+            self.header = None
             self.body(node.body, scope, inner_loops)
             self.body(node.orelse, scope, loops)
         elif (type_alias := type_alias_name(node)) is not None:
@@ -300,12 +312,14 @@ class _Analyzer:
             loops = []
         loop = _Loop(inner)
         inner_loops = [*loops, loop]
+        outer_header, self.header = self.header, loop
         for index, gen in enumerate(node.generators):
             if index:
                 self.expr(gen.iter, inner, inner_loops, binders)
             self.bind_target(gen.target, inner, inner_loops)
             for cond in gen.ifs:
                 self.expr(cond, inner, inner_loops, binders)
+        self.header = outer_header
         elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
         for element in elements:
             self.expr(element, inner, inner_loops, binders)
@@ -361,7 +375,10 @@ def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, Fu
         loops = analyzer.loops_around.get(id(node), [])
         if not loops:
             continue
-        rebound = {(id(_resolve(name, owner)), name) for loop in loops for owner, name in loop.binds}
+        rebound: dict[tuple[int, str], list[tuple[int, int] | None]] = {}
+        for loop in loops:
+            for owner, bound, position in loop.binds:
+                rebound.setdefault((id(_resolve(bound, owner)), bound), []).append(position)
         own_name = analyzer.binders.get(id(node), set())
         if isinstance(node, ast.GeneratorExp) and any(gen.is_async for gen in node.generators):
             continue  # an async genexp cannot be wrapped in a plain function
@@ -378,8 +395,12 @@ def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, Fu
         kind = {ast.Lambda: "lambda", ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def",
                 ast.GeneratorExp: "genexp"}[type(node)]
         name = getattr(node, "name", None) or ("<lambda>" if kind == "lambda" else "<genexpr>")
+        made_at = (node.lineno, node.col_offset)
+        deferred = tuple(
+            name for name in variables
+            if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)]))
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node))
+                    variables, _params(node), deferred)
         found.append((site, node))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

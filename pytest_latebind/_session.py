@@ -68,15 +68,15 @@ class LatebindRun:
     @contextlib.contextmanager
     def guard(self, where: str) -> Iterator[None]:
         """Our bug is never the user's failure: warn once, stop checking, keep their results."""
-        if self.broken:
-            yield
-            return
         try:
             yield
         except Warning:
             raise  # our own warning, turned into an error by -W error: the user asked for it
         except Exception as exc:
+            if self.broken:
+                return  # warned already: stay quiet for the rest of the run
             self.broken = True
+            self.window = None
             RECORDER.window = None
             self.warn(f"internal error in {where}: {type(exc).__name__}: {exc}. Late-binding checks "
                       "are off for the rest of this run; your test results stand. Please report this.")
@@ -150,7 +150,7 @@ class LatebindRun:
         RECORDER.window = None if self.broken else self.session_window
 
     def judge_test(self, *, shared: bool) -> list[Finding]:
-        if self.window is None:
+        if self.window is None or self.broken:
             return []
         return judge(self.window, shared=shared, context=self.session_window)
 

@@ -30,11 +30,11 @@ so ``__name__``, ``__qualname__``, tracebacks and line numbers are unchanged.
 from __future__ import annotations
 
 import ast
-import sys
 import types
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from ._compat import HAS_QUALNAME, factory_qualname, function_def
 from ._scopes import FunctionNode, Site, find_sites
 
 TOKEN = "@latebind_token"
@@ -42,7 +42,6 @@ HANDLE = "@latebind"
 _REGISTER = "@latebind_register"
 _FACTORY = "@latebind_f"
 _INNER = "@latebind_n"
-_HAS_QUALNAME = sys.version_info >= (3, 11)
 
 
 def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
@@ -66,21 +65,25 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
     inner = renames
     if code.co_varnames[:1] == (TOKEN,):
         if code.co_name.startswith(_FACTORY):
+            # Everything compiled inside a def factory (the def, and from 3.12/3.14 its
+            # `<generic parameters of f>` and `__annotate__` code) is named as if the
+            # factory were not there, and the def gets its own name back.
             index = int(code.co_name[len(_FACTORY):])
-            inner = (*renames, (f"{_FACTORY}{index}.<locals>.{_INNER}{index}", sites[index].name))
-        elif _HAS_QUALNAME:
-            factory = code.co_qualname  # type: ignore[attr-defined,unused-ignore]
-            inner = (*renames, (factory + ".<locals>.", factory[: -len(code.co_name)]))
+            inner = (*renames, (f"{_FACTORY}{index}.<locals>.", ""), (f"{_INNER}{index}", sites[index].name))
+        else:
+            factory = factory_qualname(code)
+            if factory is not None:
+                inner = (*renames, (factory + ".<locals>.", factory[: -len(code.co_name)]))
     consts = tuple(
         _fix(const, sites, inner) if isinstance(const, types.CodeType)
-        else _rename(const, inner) if isinstance(const, str) and not _HAS_QUALNAME
+        else _rename(const, inner) if isinstance(const, str) and not HAS_QUALNAME
         else const
         for const in code.co_consts
     )
     changes: dict[str, Any] = {"co_consts": consts}
-    if code.co_name.startswith(_INNER):
-        changes["co_name"] = sites[int(code.co_name[len(_INNER):])].name
-    if _HAS_QUALNAME:
+    if _INNER in code.co_name:
+        changes["co_name"] = _rename(code.co_name, renames)
+    if HAS_QUALNAME:
         changes["co_qualname"] = _rename(code.co_qualname, renames)  # type: ignore[attr-defined,unused-ignore]
     return code.replace(**changes)
 
@@ -193,11 +196,8 @@ class _SiteRewriter(ast.NodeTransformer):
             # co_firstlineno stays on the first decorator, as inspect.getsource expects.
             node.lineno = decorators[0].lineno
         factory_name = f"{_FACTORY}{index}"
-        factory = ast.FunctionDef(name=factory_name, args=self._factory_args(len(hoisted)),
-                                  body=[node, _located(ast.Return(value=_name(node.name)), node)],
-                                  decorator_list=[], returns=None, type_comment=None)
-        if sys.version_info >= (3, 12):
-            factory.type_params = []
+        factory = function_def(factory_name, self._factory_args(len(hoisted)),
+                               [node, _located(ast.Return(value=_name(node.name)), node)])
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, node)
         for decorator in reversed(decorators):

@@ -18,6 +18,7 @@ from ._session import MARKER, LatebindRun, validate_report
 RUN = pytest.StashKey[LatebindRun]()
 _FINDINGS = pytest.StashKey[list[Finding]]()
 _CALLED = pytest.StashKey[bool]()
+_RAISED = pytest.StashKey[LateBindingError]()  # the error the plugin itself failed the test with
 
 
 def _run(config: pytest.Config) -> LatebindRun | None:
@@ -111,7 +112,9 @@ def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = Fa
         item.stash[_FINDINGS] = findings + run.take_checked(item.nodeid)
     if findings and fail:
         if run.settings.mode == "fail":
-            raise LateBindingError(run.messages(findings), findings)
+            error = LateBindingError(run.messages(findings), findings)
+            item.stash[_RAISED] = error
+            raise error
         run.warn_findings(findings)
 
 
@@ -126,7 +129,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.latebind_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
             run.case_properties(item, report, findings)
             excinfo = call.excinfo
-            if excinfo is not None and excinfo.errisinstance(LateBindingError) and report.failed:
+            # Our own verdict has no useful traceback (it is raised from a hook); one raised
+            # by check() or assert_distinct() in the test keeps pytest's usual display.
+            if excinfo is not None and excinfo.value is item.stash.get(_RAISED, None) and report.failed:
                 report.longrepr = f"{excinfo.typename}: {excinfo.value}"
             elif report.failed:
                 report.sections.append(("late-binding closures", run.messages(findings)))

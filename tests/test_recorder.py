@@ -11,7 +11,7 @@ import pytest
 
 from pytest_latebind._findings import SHARED_BINDING, STALE_CALL
 from pytest_latebind._judge import judge
-from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, RECORDER, Window, record_of
+from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER, Window, record_of
 
 from .test_transformer import load
 
@@ -120,7 +120,8 @@ def test_bounded_tracking_for_ten_thousand_closures(tmp_path: Path, window: Wind
     assert len(window.tracked[info]) == MAX_TRACKED_PER_SITE
     assert window.made_count[info] == 10_000
     [finding] = judge(window)
-    assert finding.closures == MAX_TRACKED_PER_SITE
+    assert finding.closures == 10_000  # counted, though only MAX_TRACKED_PER_SITE are tracked
+    assert len(finding.created_with) == MAX_VALUES  # a message and a report stay short
     del kept
 
 
@@ -196,3 +197,35 @@ def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Pa
         assert outside.kinds == [SHARED_BINDING] and outside.outside_tests
     finally:
         RECORDER.window = None
+
+
+DEFERRED = """
+    def build(jobs, call_now):
+        out = []
+        for job in jobs:
+            def report():
+                return f"{job}: {status}"
+            status = len(job)
+            if call_now:
+                report()
+            out.append(report)
+        return out
+"""
+
+
+def test_variable_assigned_after_the_closure_is_judged_by_its_rounds_value(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, DEFERRED)
+    [info] = RECORDER.modules[module.__file__].infos
+    assert info.site.deferred == ("status",)
+    module.build(["a", "bb", "ccc"], True)  # each report runs within its own round: correct
+    assert judge(window) == []
+
+
+def test_variable_assigned_after_the_closure_still_goes_stale(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, DEFERRED)
+    reports = module.build(["a", "bb", "ccc"], False)
+    assert [r() for r in reports] == ["ccc: 3"] * 3
+    findings = {f.variable: f for f in judge(window)}
+    assert findings["status"].created_with == ["1", "2", "3"]
+    assert findings["status"].stale_calls == 2  # the last report reads its own round's value
+    assert findings["job"].stale_calls == 2
