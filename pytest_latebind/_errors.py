@@ -18,3 +18,6 @@ class LateBindingError(Exception):
     def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
         super().__init__(message)
         self.findings = list(findings)
+
+
+LateBindingError.__module__ = "pytest_latebind"  # as users import it, and as tracebacks show it

@@ -129,12 +129,16 @@ class _Analyzer:
         self.binders: dict[int, set[str]] = {}  # names bound by the statement that creates a site
         self.functions: list[tuple[FunctionNode, _Scope]] = []
         self.position: tuple[int, int] | None = None  # of the statement being walked
+        # Every binding anywhere, with its position: (scope it is made in, name, position).
+        self.bindings: list[tuple[_Scope, str, tuple[int, int]]] = []
         self.header: _Loop | None = None  # the loop whose header (target, test) is being walked
 
     # -- bindings -----------------------------------------------------------------------
     def bind(self, name: str, scope: _Scope, loops: list[_Loop], walrus: bool = False) -> None:
         owner = scope.function_scope() if walrus else scope
         owner.bound.add(name)
+        if self.position is not None:
+            self.bindings.append((owner, name, self.position))
         for loop in loops:
             loop.binds.append((owner, name, None if loop is self.header else self.position))
 
@@ -291,6 +295,7 @@ class _Analyzer:
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if arg is not None:
                 inner.bound.add(arg.arg)
+                self.bindings.append((inner, arg.arg, (node.lineno, node.col_offset)))
         self.loops_around[id(node)] = loops
         self.functions.append((node, scope))
         if isinstance(node, ast.Lambda):
@@ -398,7 +403,9 @@ def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, Fu
         made_at = (node.lineno, node.col_offset)
         deferred = tuple(
             name for name in variables
-            if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)]))
+            if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)])
+            and not any(bound == name and pos < made_at and _resolve(bound, where) is reads[name]
+                        for where, bound, pos in analyzer.bindings))
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
                     variables, _params(node), deferred)
         found.append((site, node))

@@ -385,10 +385,13 @@ def test_run_fails_the_buggy_factory_and_passes_the_fixed(pytester: pytest.Pytes
     result.assert_outcomes(failed=1, passed=1)
     values = "(created with v=0, 1; now v=1)" if watch else "(now v=1)"
     line = line_of(pytester, "mults.py", "lambda x: x * v")
+    # Raised in the test by the user's call: pytest's own display, pointing at that line.
     result.stdout.fnmatch_lines([
-        "LateBindingError: callbacks 0 and 1 of make_multipliers(range(0, 2)) both returned 10 for (10,)",
-        f"  they share the loop variable 'v' created at mults.py:{line} {values}",
-        "FAILED test_mults.py::test_buggy - LateBindingError: *",
+        "E   *pytest_latebind.LateBindingError: callbacks 0 and 1 of make_multipliers(range(0, 2)) both returned "
+        "10 for (10,)",
+        f"E     *they share the loop variable 'v' created at mults.py:{line} {values}",
+        "test_mults.py:*: LateBindingError",
+        "FAILED test_mults.py::test_buggy - pytest_latebind.LateBindingError: *",
     ])
     [finding] = json.loads(report.read_text())["findings"]
     assert (finding["file"], finding["line"], finding["variable"]) == ("mults.py", line, "v")
