@@ -362,7 +362,10 @@ def good(values):
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
+    # Where CI=true, Hypothesis loads its own "ci" profile (no database, derandomized): pin the
+    # default one, which a test's own --hypothesis-profile (given later) still overrides.
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hypothesis-profile=default", *args,
+                                         timeout=300)
 
 
 def line_of(pytester: pytest.Pytester, name: str, needle: str) -> int:
