@@ -344,6 +344,23 @@ def test_sites_are_the_same_on_every_version(case: Case) -> None:
     assert [(s.kind, s.name, s.line, s.variables) for s, _ in found] == case.sites
 
 
+HINTS = {
+    "match_case_bodies": ["lambda x, n=n: ...", "lambda x, n=n: ...", "lambda x, op=op: ...",
+                          "def power(x, other=other):"],
+    "await_in_comprehension_over_async_defs": ["async def check(name=name):"],
+    "annotations_are_no_call_time_reads": ["def convert(x: kind, kind=kind):"],
+    "pep695_generic_def_and_class": ["def ident(x: T, tag=tag):", "def get(self, tag=tag):"],
+}
+
+
+@pytest.mark.parametrize("case", [c.param() for c in CASES if c.name in HINTS])
+def test_fix_hints_read_the_same_on_every_version(case: Case) -> None:
+    """The suggested fix is unparsed from the AST, whose classes changed up to 3.14."""
+    source = _source(case)
+    found = find_sites(ast.parse(source), source.splitlines())
+    assert [site.fix_hint(site.variables[0]) for site, _ in found] == HINTS[case.name]
+
+
 @pytest.mark.parametrize("case", [c.param() for c in CASES if c.sites])
 def test_instrumented_code_behaves_as_before(tmp_path: Path, window: Window, case: Case) -> None:
     plain = load(tmp_path, _source(case), instrumented=False)

@@ -1,0 +1,70 @@
+"""The test matrix: CPython 3.10 to 3.14, one nox session per version.
+
+    nox -s versions-3.13      the version-sensitive tests and the acceptance corpus on 3.13
+    nox -s tests-3.12         the whole suite on 3.12 (extra arguments go to pytest)
+    nox -l                    every session
+
+nox looks for ``python3.X`` on PATH; ``../shared/tools/install-pythons.sh`` puts them in
+``/opt/py/3.X/bin`` (``.ci/run`` adds those folders to PATH).  Why the split, and what differs
+between the versions: ``docs/explanation/python-versions.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
+ROOT = Path(__file__).parent
+ACCEPTANCE = ROOT.parent / "shared" / "acceptance" / "run"
+
+# Tests that exercise nothing a CPython version changes: the report formats (JSON, SARIF,
+# JUnit, GitHub annotations: strings and files) and the Hypothesis strategies (pure data).
+# Everything else touches scopes, ASTs, code objects, cells, frames or the import system,
+# and runs on every version; a new test file is version-sensitive until listed here.
+VERSION_INSENSITIVE = [
+    "tests/test_reporting_units.py",
+    "tests/test_reporting_outputs.py",
+    "tests/test_reporting_behaviour.py",
+    "tests/test_strategies.py",
+]
+
+nox.options.default_venv_backend = "venv"  # the interpreters' own venv: no virtualenv seeding
+nox.options.error_on_missing_interpreters = True  # a version that cannot run is a failure
+nox.options.sessions = ["versions"]
+
+
+def _install(session: nox.Session) -> None:
+    """The project, editable, with its test extra but not the linters (they run once, in CI)."""
+    extra = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["optional-dependencies"]["test"]
+    session.install("-e", ".", *(req for req in extra if not req.startswith(("mypy", "ruff"))))
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole test suite."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def versions(session: nox.Session) -> None:
+    """The version-sensitive tests, then the acceptance corpus (when ../shared is there)."""
+    _install(session)
+    ignored = [f"--ignore={path}" for path in VERSION_INSENSITIVE]
+    failed = []
+    try:
+        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q", *ignored,
+                    *session.posargs)
+    except nox.command.CommandFailed:
+        failed.append("the tests")  # run the corpus all the same: one run shows both
+    if ACCEPTANCE.is_file():
+        try:
+            session.run("python", str(ACCEPTANCE))
+        except nox.command.CommandFailed:
+            failed.append("the acceptance corpus")
+    else:
+        session.warn(f"{ACCEPTANCE} not found: acceptance corpus skipped on {session.python}")
+    if failed:
+        session.error(f"{' and '.join(failed)} failed on Python {session.python}")
