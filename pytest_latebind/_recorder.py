@@ -215,6 +215,7 @@ class Window:
         # dead ones are pruned when the list fills, never from GC callbacks.
         self.tracked: dict[SiteInfo, list[weakref.ref[Record]]] = {}
         self.made_count: dict[SiteInfo, int] = {}
+        self._next_prune: dict[SiteInfo, int] = {}
         # The first few (refs, values) made at each site, kept even after the closures die,
         # so a message can name every value the siblings of a stale closure were made with.
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
@@ -231,8 +232,12 @@ class Window:
             tracked = self.tracked.get(info)
             if tracked is None:
                 tracked = self.tracked[info] = []
-            if len(tracked) >= MAX_TRACKED_PER_SITE:
+            # A prune costs O(n): when one frees little (the tracked closures are alive), wait
+            # MAX_TRACKED_PER_SITE more closures before the next, so adding stays O(1) on average.
+            if len(tracked) >= MAX_TRACKED_PER_SITE and self.made_count[info] >= self._next_prune.get(info, 0):
                 tracked[:] = [ref for ref in tracked if ref() is not None]
+                if len(tracked) > MAX_TRACKED_PER_SITE // 2:
+                    self._next_prune[info] = self.made_count[info] + MAX_TRACKED_PER_SITE
             if len(tracked) < MAX_TRACKED_PER_SITE:
                 tracked.append(weakref.ref(record))
 
