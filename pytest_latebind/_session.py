@@ -129,6 +129,16 @@ class LatebindRun:
         RECORDER.window = None
 
     # -- tests --------------------------------------------------------------------------
+    @staticmethod
+    def check_marker(item: pytest.Item) -> None:
+        """The marker takes no arguments: say so rather than ignore a factory given to it."""
+        marker = item.get_closest_marker(MARKER)
+        if marker is not None and (marker.args or marker.kwargs):
+            given = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
+            raise TypeError(f"@pytest.mark.{MARKER} takes no arguments, got ({given}). It only switches "
+                            "the checks on for this test; to confirm that a factory's callbacks behave "
+                            "differently, call latebind.assert_distinct(factory, ...) in the test body.")
+
     def watches(self, item: pytest.Item) -> bool:
         return not self.broken and (self.settings.enabled or item.get_closest_marker(MARKER) is not None)
 

@@ -67,6 +67,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
             run.maybe_install_for(file_path)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = _run(item.config)
+    if run is not None:
+        run.check_marker(item)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     run = _run(item.config)

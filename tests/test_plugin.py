@@ -490,3 +490,32 @@ def test_late_binding_error_is_public() -> None:
     assert pytest_latebind.LateBindingError is LateBindingError
     assert issubclass(LateBindingError, Exception)
     assert LateBindingError("text").findings == []
+
+
+def test_marker_with_arguments_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    # Spelled in two pieces: a test file of ours that spells the marker would switch the
+    # import hook on for this project's own suite.
+    mark = "mark." + "latebind"
+    pytester.makepyfile(test_args=f"""
+        import pytest
+
+        def factory(values):
+            return [lambda: v for v in values]
+
+        @pytest.{mark}(factory=factory)
+        def test_confirm():
+            pass
+
+        @pytest.{mark}("factory", args=(10,))
+        def test_confirm_by_name():
+            pass
+
+        @pytest.{mark}
+        def test_plain():
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2, passed=1)
+    result.stdout.fnmatch_lines(["*TypeError: @pytest.mark.latebind takes no arguments, got (factory=<function*",
+                                 "*call latebind.assert_distinct(factory, ...) in the test body*"])
+    result.stdout.fnmatch_lines(["*takes no arguments, got ('factory', args=(10,))*"])
