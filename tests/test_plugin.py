@@ -516,6 +516,17 @@ def test_marker_with_arguments_is_a_clear_error(pytester: pytest.Pytester) -> No
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=2, passed=1)
-    result.stdout.fnmatch_lines(["*TypeError: @pytest.mark.latebind takes no arguments, got (factory=<function*",
+    result.stdout.fnmatch_lines(["*TypeError: @pytest.mark.*latebind takes no arguments, got (factory=<function*",
                                  "*call latebind.assert_distinct(factory, ...) in the test body*"])
     result.stdout.fnmatch_lines(["*takes no arguments, got ('factory', args=(10,))*"])
+
+
+def test_this_suite_never_spells_the_marker() -> None:
+    # A test file whose source spells the marker makes a marker-only run install the import
+    # hook, which would instrument this project's own tests (see _session.maybe_install_for).
+    from pytest_latebind._session import _MARKER_IN_SOURCE
+
+    here = Path(__file__).parent
+    spelled = [p.name for p in [*here.glob("*.py"), here.parent / "conftest.py"]
+               if _MARKER_IN_SOURCE.search(p.read_bytes())]
+    assert spelled == []

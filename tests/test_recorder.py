@@ -15,14 +15,6 @@ from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER
 
 from .test_transformer import load
 
-
-@pytest.fixture
-def window() -> Any:
-    RECORDER.window = Window("tests/test_x.py::test_x")
-    yield RECORDER.window
-    RECORDER.window = None
-
-
 BUILD = """
     def build(values):
         out = []

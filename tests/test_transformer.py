@@ -48,10 +48,9 @@ def both(tmp_path: Path, source: str) -> tuple[types.ModuleType, types.ModuleTyp
 
 
 @pytest.fixture(autouse=True)
-def window() -> Any:
-    RECORDER.window = Window("test")
-    yield RECORDER.window
-    RECORDER.window = None
+def _recording(window: Window) -> Window:
+    """Every test here runs with a window open, as a watched test does."""
+    return window
 
 
 NAMES = """
