@@ -53,12 +53,17 @@ class Finding:
     def key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line, self.column, self.variable)
 
-    def merge(self, other: Finding) -> None:
+    def merge(self, other: Finding, *, same_events: bool = False) -> None:
+        """Fold ``other`` in. ``same_events``: both saw the same calls (one import seen by
+        several xdist workers), so counts are not added up."""
         self.kinds = sorted(set(self.kinds) | set(other.kinds), key=KINDS.index)
         self.created_with = _union(self.created_with, other.created_with)[:MESSAGE_VALUES]
         self.seen = other.seen if other.seen is not None else self.seen
         self.closures = max(self.closures, other.closures)
-        self.stale_calls += other.stale_calls
+        if same_events:
+            self.stale_calls = max(self.stale_calls, other.stale_calls)
+        else:
+            self.stale_calls += other.stale_calls
         self.tests = _union(self.tests, other.tests)
         self.stack = self.stack or other.stack
         self.outside_tests = self.outside_tests or other.outside_tests

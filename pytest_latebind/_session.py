@@ -256,10 +256,6 @@ class LatebindRun:
                                self.settings.mode, self.settings.show_values)
 
 
-def finding_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [f.to_dict() for f in findings]
-
-
 def validate_report(run: LatebindRun) -> None:
     if run.settings.report is not None:
         run.report_path = check_report_path(run.settings.report, run.config.invocation_params.dir)

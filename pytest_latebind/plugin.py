@@ -89,6 +89,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     run = _run(item.config)
+    item.stash[_CALLED] = True
     try:
         result = yield
     except BaseException:
@@ -111,7 +112,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
-    item.stash[_CALLED] = True if shared else item.stash.get(_CALLED, False)
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
         findings = run.judge_test(shared=shared)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .._findings import Finding, FindingStore, _union
+from .._findings import Finding, FindingStore
 
 
 def _canonical(finding: Finding) -> str:
@@ -62,10 +62,5 @@ def _same_events(group: list[Finding]) -> Finding:
     events, seen once per process: combine them without adding their counts up."""
     first = Finding.from_dict(group[0].to_dict())
     for other in group[1:]:
-        first.kinds = _union(first.kinds, other.kinds)
-        first.created_with = _union(first.created_with, other.created_with)
-        first.closures = max(first.closures, other.closures)
-        first.stale_calls = max(first.stale_calls, other.stale_calls)
-        first.stack = first.stack or other.stack
-        first.seen = first.seen if first.seen is not None else other.seen
+        first.merge(other, same_events=True)
     return first
