@@ -17,7 +17,7 @@ from typing import Any
 
 from ._compat import source_lines
 from ._errors import LateBindingError
-from ._findings import SHARED_BINDING, Finding, short_repr
+from ._findings import SHARED_BINDING, Finding, describe, short_repr
 from ._recorder import UNBOUND, Record, baseline, distinct, group_by_binding, read, record_of
 from ._scopes import Site, find_sites
 
@@ -28,13 +28,13 @@ def check(callables: Iterable[Any]) -> list[Finding]:
         callables = callables.values()
     if callable(callables) or not isinstance(callables, Iterable):
         raise TypeError(
-            f"latebind.check() takes an iterable of callables, got {_describe(callables)}; "
+            f"latebind.check() takes an iterable of callables, got {describe(callables)}; "
             "pass a list, e.g. check([callback]) or check(handlers.values())")
     siblings: dict[types.CodeType, list[types.FunctionType]] = {}
     for position, item in enumerate(callables):
         if not callable(item):
             raise TypeError(
-                f"latebind.check(): item {position} is not callable: {_describe(item)}; "
+                f"latebind.check(): item {position} is not callable: {describe(item)}; "
                 "pass the callbacks themselves (functions, lambdas, methods, partials)")
         for func in _functions(item):
             group = siblings.setdefault(func.__code__, [])
@@ -52,10 +52,6 @@ def raise_for(findings: list[Finding], rootdir: str | None = None, show_values: 
     if findings:
         text = "\n".join(f.message(rootdir, show_values) for f in findings)
         raise LateBindingError(text, findings)
-
-
-def _describe(obj: Any) -> str:
-    return f"{short_repr(obj)} ({type(obj).__name__})"
 
 
 def _functions(obj: Any, depth: int = 0) -> list[types.FunctionType]:

@@ -27,7 +27,7 @@ from hypothesis.errors import InvalidArgument
 
 from . import _cells
 from ._errors import LateBindingError
-from ._findings import Finding, short_repr
+from ._findings import Finding, describe, short_repr
 from ._judge import judge
 from ._recorder import RECORDER, Window
 from .strategies import DEFAULT_MAX_SIZE, loop_ranges, loop_values
@@ -187,8 +187,7 @@ def _diagnosis(finding: Finding, context: Context) -> list[str]:
             values.append(f"now {var}={finding.seen}")
         if values:
             line += f" ({'; '.join(values)})"
-    return [line, f"  fix: bind the value when the closure is made, e.g. `{finding.fix}`",
-            "       or functools.partial(...)"]
+    return [line, *finding.fix_lines()]
 
 
 class _Example:
@@ -270,7 +269,7 @@ class _Example:
                             "the factory must return them (a list, tuple, dict or any iterable) "
                             "- is a `return` missing?")
         if callable(made) or isinstance(made, (str, bytes)) or not isinstance(made, Iterable):
-            raise TypeError(f"latebind.assert_distinct(): {call} returned {_describe(made)}, not an "
+            raise TypeError(f"latebind.assert_distinct(): {call} returned {describe(made)}, not an "
                             "iterable of callbacks; return a list (or tuple, dict, generator) "
                             "of the callbacks, one per loop value")
         self.stage = "reading"  # a generator runs the user's code here
@@ -279,7 +278,7 @@ class _Example:
         for position, item in enumerate(callbacks):
             if not callable(item):
                 raise TypeError(f"latebind.assert_distinct(): item {position} of what {call} "
-                                f"returned is {_describe(item)}, not callable; the factory must "
+                                f"returned is {describe(item)}, not callable; the factory must "
                                 "return the callbacks themselves (functions, lambdas, partials)")
         if len(callbacks) < count:
             raise ValueError(f"latebind.assert_distinct(): {call} returned {len(callbacks)} "
@@ -369,18 +368,18 @@ def _check_arguments(factory: Any, args: Any, kwargs: Any, values: Any, key: Any
 
     if not callable(factory):
         bad(f"the factory must be a callable that takes the loop's values and returns the "
-            f"callbacks, got {_describe(factory)}")
+            f"callbacks, got {describe(factory)}")
     if isinstance(args, (str, bytes)) or not isinstance(args, (tuple, list)):
         bad(f"args= takes a tuple of the positional arguments for each callback, got "
-            f"{_describe(args)}; e.g. args=({short_repr(args)},)")
+            f"{describe(args)}; e.g. args=({short_repr(args)},)")
     if kwargs is not None and not isinstance(kwargs, Mapping):
-        bad(f"kwargs= takes a dict of keyword arguments, got {_describe(kwargs)}")
+        bad(f"kwargs= takes a dict of keyword arguments, got {describe(kwargs)}")
     if values is not None and not isinstance(values, st.SearchStrategy):
-        bad(f"values= takes a Hypothesis strategy for the loop's elements, got {_describe(values)}; "
+        bad(f"values= takes a Hypothesis strategy for the loop's elements, got {describe(values)}; "
             "e.g. values=st.text() or values=st.sampled_from(NAMES)")
     for name, func in (("key", key), ("expected", expected)):
         if func is not None and not callable(func):
-            bad(f"{name}= takes a function, got {_describe(func)}")
+            bad(f"{name}= takes a function, got {describe(func)}")
     least = 1 if expected is not None else 2
     if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < least:
         bad(f"min_size={min_size!r}: needs an int of at least {least}"
@@ -390,7 +389,7 @@ def _check_arguments(factory: Any, args: Any, kwargs: Any, values: Any, key: Any
         bad(f"max_size={max_size!r}: needs None or an int of at least min_size ({min_size})")
     if settings is not None and not isinstance(settings, Settings):
         bad(f"settings= takes a hypothesis.settings object, e.g. settings(max_examples=500), "
-            f"got {_describe(settings)}")
+            f"got {describe(settings)}")
     return tuple(args), dict(kwargs or {})
 
 
@@ -420,10 +419,6 @@ def _show_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         return short_repr(args) if len(args) <= 4 else f"({', '.join(short_repr(a) for a in args)})"
     parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
     return f"({', '.join(parts)})"
-
-
-def _describe(obj: Any) -> str:
-    return f"{short_repr(obj)} ({type(obj).__name__})"
 
 
 def _where(callback: Any) -> str:

@@ -28,6 +28,11 @@ def short_repr(value: Any) -> str:
         return f"<{type(value).__name__} object (repr raised {type(exc).__name__})>"
 
 
+def describe(obj: Any) -> str:
+    """A value and its type, for error messages about the user's input."""
+    return f"{short_repr(obj)} ({type(obj).__name__})"
+
+
 @dataclass
 class Finding:
     """One late-binding bug: a site and one loop variable it reads."""
@@ -75,6 +80,10 @@ class Finding:
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
+    def fix_lines(self) -> list[str]:
+        return [f"  fix: bind the value when the closure is made, e.g. `{self.fix}`",
+                "       or functools.partial(...)"]
+
     def location(self, rootdir: str | os.PathLike[str] | None) -> str:
         return f"{relative_path(self.file, rootdir)}:{self.line}"
 
@@ -99,9 +108,7 @@ class Finding:
             values = f"created with {var}={created}; {state} ({kinds})" if shown else f"{state} ({kinds})"
         else:
             values = f"values hidden (latebind_show_values = false) ({kinds})"
-        lines = [head, f"  {values}",
-                 f"  fix: bind the value when the closure is made, e.g. `{self.fix}`",
-                 "       or functools.partial(...)"]
+        lines = [head, f"  {values}", *self.fix_lines()]
         frames = user_frames(self.stack, rootdir)
         if frames:
             lines.append("  first stale call:")
