@@ -1,10 +1,12 @@
 """What instrumented code calls at run time: closures made, closures called.
 
 Instrumented modules call :func:`register_module` once, then ``made()`` for every closure
-made at a site.  Each closure gets a :class:`Record` as its token; the closure's prologue
-calls the record, which compares every loop variable's current value with the value it
-had when the closure was made.  Everything is recorded into the current :class:`Window`
-(a test, or the session outside tests), which the judge reads.
+made at a site.  Each closure gets a :class:`Record` as its token.  Every read of a loop
+variable inside the closure first compares the value with the closure's *fast baseline*
+(its round's value, when that is a value the recorder may hold: see :func:`fast_baseline`);
+when they differ the read asks the record, which compares by its rules and notes a stale
+read.  Everything is recorded into the current :class:`Window` (a test, or the session
+outside tests), which the judge reads.
 
 This module is imported by user code at import time and called on hot paths: it imports
 no pytest, holds closures only weakly (a record lives exactly as long as its closure, in
@@ -52,15 +54,40 @@ PENDING: Any = _Pending()
 _SETTLE_LOCK = threading.Lock()
 
 
+class _Slow:
+    """The fast baseline of a value the recorder does not hold: every read asks the record."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<checked by the record>"
+
+    def __reduce__(self) -> str:
+        return "SLOW"
+
+
+SLOW: Any = _Slow()
+# Values a closure's cell may hold for the identity test on each read: holding them keeps no
+# object alive that a program could watch die (no weak references, no __del__, no contents).
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None), type(Ellipsis)})
+
+
+def fast_baseline(value: Any) -> Any:
+    """What a read's identity test compares with: the value itself if holding it is harmless."""
+    return value if value.__class__ in _ATOMS else SLOW
+
+
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("_indexes", "_last", "deferred", "file", "site", "variables")
+    __slots__ = ("_indexes", "_last", "checked", "code", "deferred", "file", "site", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
         self.site = site
         self.variables = site.variables
+        self.checked = site.checked
+        self.code: Any = None  # the code of the closures made here, once one was
         self.deferred = tuple(k for k, name in enumerate(site.variables) if name in site.deferred)
         self._indexes: tuple[int, ...] | None = None
         self._last: dict[Any, weakref.ref[Record]] = {}  # per binding: the record still pending
@@ -119,21 +146,11 @@ class Record:
         self.refs: tuple[Any, ...] = ()
         self.values: tuple[Any, ...] = ()
 
-    def __call__(self) -> None:
-        # The prologue of every instrumented closure: keep it cheap.
-        values = self.values
-        k = 0
-        for ref in self.refs:
-            if ref.__class__ is tuple:
-                now = ref[0].get(ref[1], UNBOUND)
-            else:
-                try:
-                    now = ref.cell_contents
-                except ValueError:
-                    now = UNBOUND
-            if now is not values[k]:
-                RECORDER.stale(self, k, now)
-            k += 1  # noqa: SIM113 - enumerate() costs more on this hot path
+    def read(self, k: int, now: Any) -> Any:
+        """A read of the k-th loop variable that the fast identity test did not settle."""
+        if now is not self.values[k]:
+            RECORDER.stale(self, k, now)
+        return now
 
     def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
         # cloudpickle and friends copy closures cell by cell: travel as an inert token.
@@ -145,12 +162,11 @@ class DeferredRecord(Record):
 
     __slots__ = ()
 
-    def __call__(self) -> None:
-        values = self.values
-        for k, ref in enumerate(self.refs):
-            now = read(ref)
-            if now is not values[k] and values[k] is not PENDING:
-                RECORDER.stale(self, k, now)
+    def read(self, k: int, now: Any) -> Any:
+        value = self.values[k]
+        if now is not value and value is not PENDING:
+            RECORDER.stale(self, k, now)
+        return now
 
 
 def baseline(record: Record, k: int) -> Any:
@@ -159,8 +175,18 @@ def baseline(record: Record, k: int) -> Any:
     return read(record.refs[k]) if value is PENDING else value
 
 
-def _inert() -> Callable[[], None]:
-    return lambda: None
+class _Inert:
+    """The token of a closure copied out of the process: its reads check nothing."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def read(k: int, now: Any) -> Any:
+        return now
+
+
+def _inert() -> _Inert:
+    return _Inert()
 
 
 class ModuleSites:
@@ -175,12 +201,15 @@ class ModuleSites:
     def made(self, index: int, factory: FunctionType, *args: Any) -> Any:
         info = self.infos[index]
         record = DeferredRecord(info) if info.deferred else Record(info)
-        made = factory(record, *args)
         refs = info.refs(factory)
         record.refs = refs
-        record.values = tuple(read(ref) for ref in refs)
+        record.values = values = tuple(read(ref) for ref in refs)
         if info.deferred:
             info.settle(record)
+            values = record.values  # a deferred variable's reads all go to the record
+        made = factory(record, *(fast_baseline(values[k]) for k in info.checked), *args)
+        if info.code is None:  # a function's code, or a generator expression's
+            info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
         window = RECORDER.window
         if window is not None:
             window.add(record)
@@ -278,7 +307,7 @@ class Recorder:
     def stale(self, record: Record, k: int, now: Any) -> None:
         window = self.window
         if window is not None:
-            # Frame 0 is this method, 1 the record's __call__, 2 the closure being called.
+            # Frame 0 is this method, 1 the record's read(), 2 the code that read the variable.
             window.stale_call(record, k, now, sys._getframe(2))
 
 
@@ -286,18 +315,26 @@ RECORDER = Recorder()
 
 
 def record_of(func: Any) -> Record | None:
-    """The record in an instrumented function's token cell, if it has one."""
+    """The record in an instrumented function's token cell, if it has one.
+
+    A closure nested in another site's closure may also reach that outer closure's token
+    (for the outer loop's variables): its own is the one whose site made this code.
+    """
     code = getattr(func, "__code__", None)
     closure = getattr(func, "__closure__", None)
     if code is None or not closure:
         return None
     from ._transformer import TOKEN
 
-    try:
-        token = closure[code.co_freevars.index(TOKEN)].cell_contents
-    except (ValueError, IndexError):
-        return None
-    return token if isinstance(token, Record) else None
+    for name, cell in zip(code.co_freevars, closure, strict=True):
+        if name.startswith(TOKEN):
+            try:
+                token = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(token, Record) and token.info.code is code:
+                return token
+    return None
 
 
 def same_binding(a: Any, b: Any) -> bool:

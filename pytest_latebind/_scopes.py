@@ -34,6 +34,9 @@ class Site:
     # Loop variables the loop assigns only after making the closure: their value at creation
     # is the previous round's, so the recorder takes the baseline when the round ends.
     deferred: tuple[str, ...] = ()
+    # Indexes into ``variables`` of those whose reads are checked: all but the ones the closure
+    # itself assigns (``nonlocal``/``global``), whose later value is the closure's own doing.
+    checked: tuple[int, ...] = ()
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -51,8 +54,9 @@ class Site:
             return f"a function that takes {variable} and returns the generator"
         return f"{self.kind} {self.name}({params}):"
 
-    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str, tuple[str, ...]]:
-        return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred)
+    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str, tuple[str, ...], tuple[int, ...]]:
+        return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
+                self.checked)
 
 
 @dataclass(eq=False)
@@ -132,6 +136,7 @@ class _Analyzer:
         # Every binding anywhere, with its position: (scope it is made in, name, position).
         self.bindings: list[tuple[_Scope, str, tuple[int, int]]] = []
         self.header: _Loop | None = None  # the loop whose header (target, test) is being walked
+        self.loads: list[tuple[ast.Name, _Scope]] = []  # every read of a name, with its scope
 
     # -- bindings -----------------------------------------------------------------------
     def bind(self, name: str, scope: _Scope, loops: list[_Loop], walrus: bool = False) -> None:
@@ -237,6 +242,7 @@ class _Analyzer:
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 scope.uses.append(node.id)
+                self.loads.append((node, scope))
             return
         if isinstance(node, ast.NamedExpr):
             # Only a closure in the walrus's own value is bound to its target (`f := lambda:
@@ -371,11 +377,36 @@ def _params(node: FunctionNode) -> str:
     return ast.unparse(node.args)
 
 
+# A site, the node that creates it, and the reads to check: id(Name node) -> variable index.
+SiteReads = tuple[Site, FunctionNode, dict[int, int]]
+
+
 def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, FunctionNode]]:
     """Every closure site of ``tree`` with the AST node that creates it, in source order."""
+    return [(site, node) for site, node, _ in locate_sites(tree, source_lines)]
+
+
+def _assigned_inside(own: _Scope, name: str) -> bool:
+    """Whether the closure (or a scope inside it) assigns ``name`` through nonlocal/global."""
+    stack = [own]
+    while stack:
+        scope = stack.pop()
+        stack.extend(scope.children)
+        if name in scope.bound and (name in scope.declared_nonlocal or name in scope.declared_global):
+            return True
+    return False
+
+
+def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
+    """Every closure site with its node and the reads of its loop variables, in source order.
+
+    A read belongs to a site when it lies in the site's own scopes (its body, functions nested
+    in it, comprehensions in it; not its defaults, decorators or a generator expression's first
+    iterable, which run when the closure is made) and resolves to the binding the loop rebinds.
+    """
     analyzer = _Analyzer()
     analyzer.run(tree)
-    found: list[tuple[Site, FunctionNode]] = []
+    found: list[SiteReads] = []
     for node, _scope in analyzer.functions:
         loops = analyzer.loops_around.get(id(node), [])
         if not loops:
@@ -406,8 +437,13 @@ def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, Fu
             if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)])
             and not any(bound == name and pos < made_at and _resolve(bound, where) is reads[name]
                         for where, bound, pos in analyzer.bindings))
+        own = analyzer.scope_of[id(node)]
+        checked = tuple(k for k, name in enumerate(variables) if not _assigned_inside(own, name))
+        index = {variables[k]: k for k in checked}
+        checks = {id(load): index[load.id] for load, scope in analyzer.loads
+                  if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node), deferred)
-        found.append((site, node))
+                    variables, _params(node), deferred, checked)
+        found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

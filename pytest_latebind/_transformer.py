@@ -1,22 +1,29 @@
 """Instrument the closure sites of a module's AST.
 
-Each site is wrapped in a per-instance *factory*: a function whose first parameter is the
-token of the closure about to be made.  The token is a fresh cell for every closure, next to
-its real free variables, and a one-line prologue calls it when the closure runs.  That is
-how the recorder tells which closure is being called without ``sys.monitoring`` (3.10 and
-3.11 have none), and the factory's own ``__closure__`` holds the very cells the closure
-reads, so their values can be snapshotted without evaluating a name.
+Each site is wrapped in a per-instance *factory*: a function whose parameters are the token
+of the closure about to be made and, for each loop variable it reads, the value to compare a
+read with (a *fast baseline*).  Both are fresh cells for every closure, next to its real free
+variables.  Every read of a loop variable inside the closure is checked where it happens::
+
+    i if i is @latebind_b0_0 else @latebind_token0.read(0, i)
+
+The identity test is the whole cost while the value is its round's; anything else goes to the
+token (the closure's record), which compares by the recorder's rules and notes a stale read.
+That is how the recorder tells which closure reads without ``sys.monitoring`` (3.10 and 3.11
+have none), in whichever thread, task or generator frame the read runs; and the factory's own
+``__closure__`` holds the very cells the closure reads, so their values can be snapshotted
+without evaluating a name.  Names carry the site's index, so a read inside a nested site that
+belongs to the outer one reaches the outer closure's token.
 
 A lambda ``lambda x: x * i`` becomes::
 
-    @latebind.made(0, lambda @token: lambda x: @token() or x * i)
+    @latebind.made(0, lambda @latebind_token0, @latebind_b0_0: lambda x: x * <checked i>)
 
 and ``@deco def check(x=1): body`` becomes::
 
-    def @latebind_f0(@token, @latebind_d0):
+    def @latebind_f0(@latebind_token0, @latebind_b0_0, @latebind_d0):
         def @latebind_n0(x=@latebind_d0):
-            @token()
-            body
+            body (every read of i checked)
         return @latebind_n0
     check = deco(@latebind.made(0, @latebind_f0, 1))
     del @latebind_f0
@@ -35,9 +42,10 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ._compat import HAS_QUALNAME, factory_qualname, function_def
-from ._scopes import FunctionNode, Site, find_sites
+from ._scopes import FunctionNode, Site, locate_sites
 
-TOKEN = "@latebind_token"
+TOKEN = "@latebind_token"  # + the site's index: the closure's record
+_BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
 HANDLE = "@latebind"
 _REGISTER = "@latebind_register"
 _FACTORY = "@latebind_f"
@@ -46,11 +54,12 @@ _INNER = "@latebind_n"
 
 def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
     """Rewrite ``tree`` in place; return its site table (empty: nothing was changed)."""
-    pairs = find_sites(tree, source_lines)
-    if not pairs:
+    found = locate_sites(tree, source_lines)
+    if not found:
         return []
-    _SiteRewriter({id(node): index for index, (_, node) in enumerate(pairs)}).visit(tree)
-    sites = [site for site, _ in pairs]
+    reads = {read: (index, k) for index, (_, _, checks) in enumerate(found) for read, k in checks.items()}
+    _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found).visit(tree)
+    sites = [site for site, _, _ in found]
     _insert_header(tree, sites)
     ast.fix_missing_locations(tree)
     return sites
@@ -63,7 +72,7 @@ def fix_names(code: types.CodeType, sites: Sequence[Site]) -> types.CodeType:
 
 def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, str], ...]) -> types.CodeType:
     inner = renames
-    if code.co_varnames[:1] == (TOKEN,):
+    if code.co_varnames[:1] and code.co_varnames[0].startswith(TOKEN):
         if code.co_name.startswith(_FACTORY):
             # Everything compiled inside a def factory (the def, and from 3.12/3.14 its
             # `<generic parameters of f>` and `__annotate__` code) is named as if the
@@ -119,8 +128,28 @@ def _located(node: _Node, where: ast.AST) -> _Node:
 
 
 class _SiteRewriter(ast.NodeTransformer):
-    def __init__(self, index: dict[int, int]) -> None:
+    def __init__(self, index: dict[int, int], reads: dict[int, tuple[int, int]],
+                 found: Sequence[tuple[Site, FunctionNode, dict[int, int]]]) -> None:
         self.index = index
+        self.reads = reads
+        self.sites = [site for site, _, _ in found]
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        where = self.reads.get(id(node))
+        if where is None:
+            return node
+        index, k = where
+        # Every piece takes the read's own position: an unbound variable raises at the same
+        # line and columns as in the plain source.
+        def load() -> ast.Name:
+            return ast.copy_location(ast.Name(id=node.id, ctx=ast.Load()), node)
+        token = ast.copy_location(_name(f"{TOKEN}{index}"), node)
+        slow = _call(ast.copy_location(ast.Attribute(value=token, attr="read", ctx=ast.Load()), node),
+                     ast.copy_location(ast.Constant(k), node), load())
+        test = ast.Compare(left=load(), ops=[ast.Is()],
+                           comparators=[ast.copy_location(_name(f"{_BASE}{index}_{k}"), node)])
+        return _located(ast.IfExp(test=ast.copy_location(test, node), body=load(),
+                                  orelse=ast.copy_location(slow, node)), node)
 
     def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr]) -> ast.arguments:
         """Defaults stay evaluated where they were: passed into the factory as arguments."""
@@ -137,11 +166,9 @@ class _SiteRewriter(ast.NodeTransformer):
         func = ast.Attribute(value=_name(HANDLE), attr="made", ctx=ast.Load())
         return _located(_call(func, ast.Constant(index), factory, *hoisted), where)
 
-    def _factory_args(self, extra: int) -> ast.arguments:
-        return _arguments([TOKEN, *(f"@latebind_d{k}" for k in range(extra))])
-
-    def _prologue(self, where: ast.AST) -> ast.expr:
-        return _located(_call(_name(TOKEN)), where)
+    def _factory_args(self, index: int, extra: int) -> ast.arguments:
+        bases = [f"{_BASE}{index}_{k}" for k in self.sites[index].checked]
+        return _arguments([f"{TOKEN}{index}", *bases, *(f"@latebind_d{k}" for k in range(extra))])
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         self.generic_visit(node)
@@ -150,9 +177,8 @@ class _SiteRewriter(ast.NodeTransformer):
             return node
         hoisted: list[ast.expr] = []
         args = self._hoist_defaults(node.args, hoisted)
-        body = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.body), node.body]), node.body)
-        inner = _located(ast.Lambda(args=args, body=body), node)
-        factory = _located(ast.Lambda(args=self._factory_args(len(hoisted)), body=inner), node)
+        inner = _located(ast.Lambda(args=args, body=node.body), node)
+        factory = _located(ast.Lambda(args=self._factory_args(index, len(hoisted)), body=inner), node)
         return self._made(index, factory, hoisted, node)
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
@@ -165,9 +191,8 @@ class _SiteRewriter(ast.NodeTransformer):
         outer_iter = first.iter
         first = ast.comprehension(target=first.target, iter=_located(_name("@latebind_d0"), outer_iter),
                                   ifs=first.ifs, is_async=first.is_async)
-        elt = _located(ast.BoolOp(op=ast.Or(), values=[self._prologue(node.elt), node.elt]), node.elt)
-        inner = _located(ast.GeneratorExp(elt=elt, generators=[first, *rest]), node)
-        factory = _located(ast.Lambda(args=self._factory_args(1), body=inner), node)
+        inner = _located(ast.GeneratorExp(elt=node.elt, generators=[first, *rest]), node)
+        factory = _located(ast.Lambda(args=self._factory_args(index, 1), body=inner), node)
         return self._made(index, factory, [outer_iter], node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST | list[ast.stmt]:
@@ -183,12 +208,6 @@ class _SiteRewriter(ast.NodeTransformer):
             return node
         hoisted: list[ast.expr] = []
         node.args = self._hoist_defaults(node.args, hoisted)
-        has_doc = (node.body and isinstance(node.body[0], ast.Expr)
-                   and isinstance(node.body[0].value, ast.Constant)
-                   and isinstance(node.body[0].value.value, str))
-        after = node.body[1] if has_doc and len(node.body) > 1 else node.body[0]
-        prologue = _located(ast.Expr(value=self._prologue(after)), after)
-        node.body.insert(1 if has_doc else 0, prologue)
         decorators, node.decorator_list = node.decorator_list, []
         name = node.name
         node.name = f"{_INNER}{index}"
@@ -196,7 +215,7 @@ class _SiteRewriter(ast.NodeTransformer):
             # co_firstlineno stays on the first decorator, as inspect.getsource expects.
             node.lineno = decorators[0].lineno
         factory_name = f"{_FACTORY}{index}"
-        factory = function_def(factory_name, self._factory_args(len(hoisted)),
+        factory = function_def(factory_name, self._factory_args(index, len(hoisted)),
                                [node, _located(ast.Return(value=_name(node.name)), node)])
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, node)

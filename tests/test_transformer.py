@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_latebind._recorder import RECORDER, Window
-from pytest_latebind._transformer import TOKEN, compile_module, instrument_source
+from pytest_latebind._recorder import RECORDER, Window, record_of
+from pytest_latebind._transformer import compile_module, instrument_source
 
 _counter = iter(range(10**6))
 
@@ -81,7 +81,7 @@ def test_names_docs_signatures_and_defaults(tmp_path: Path) -> None:
             assert i.__kwdefaults__ == p.__kwdefaults__
             assert i.__annotations__ == p.__annotations__
             assert (i.__module__, p.__module__) == (inst.__name__, plain.__name__)
-            assert TOKEN in i.__code__.co_freevars
+            assert record_of(i) is not None
     handler_p, handler_i = plain.build([1])[0], inst.build([1])[0]
     assert handler_i(0).__qualname__ == handler_p(0).__qualname__ == "build.<locals>.handler.<locals>.inner"
 

@@ -228,10 +228,10 @@ CASES = [
             return fs
         """,
         # `except* ... as group` deletes `group` when the handler ends: every call raises
-        # NameError, with and without the plugin, and every call is stale.
+        # NameError, with and without the plugin; reading `code` late is stale.
         sites=[("lambda", "<lambda>", 7, ("code", "group"))],
         shared={(7, "code", ("1", "2"), "2"), (7, "group", GROUPS, "<unbound>")},
-        stale={(7, "code", ("1", "2"), "2"), (7, "group", GROUPS, "<unbound>")},
+        stale={(7, "code", ("1", "2"), "2")},  # reading the deleted `group` raises: no value read
         since=(3, 11)),
     Case("pep695_generic_def_and_class", """
         def make():
@@ -317,7 +317,8 @@ CASES = [
         """,
         sites=[("def", "outer", 4, ("i",)), ("lambda", "<lambda>", 9, ("i",))],
         shared={(4, "i", ("0", "1"), "1"), (9, "i", ("0", "1"), "1")},
-        stale={(4, "i", ("0", "1"), "1"), (9, "i", ("0", "1"), "1")}),
+        # The lambda at line 9 makes a lambda that reads i, but never calls it: no stale read.
+        stale={(4, "i", ("0", "1"), "1")}),
 ]
 
 
@@ -388,7 +389,8 @@ def test_check_sees_the_same_shared_bindings_without_instrumentation(tmp_path: P
 
 def _codes(code: types.CodeType, *, factories: bool) -> list[types.CodeType]:
     """``code`` and every code object compiled inside it; without the factories if asked."""
-    found = [] if not factories and code.co_varnames[:1] == (TOKEN,) else [code]
+    factory = code.co_varnames[:1] != () and code.co_varnames[0].startswith(TOKEN)
+    found = [] if not factories and factory else [code]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found.extend(_codes(const, factories=factories))
@@ -463,8 +465,10 @@ def test_end_to_end_report_is_the_same_on_every_version(pytester: pytest.Pyteste
                                            f"--latebind-report={report}", timeout=300)
     result.assert_outcomes(failed=len(cases))
     result.stdout.no_fnmatch_line("*internal error*")
+    # Only the stale reads: except*'s closures stay reachable through the exception group's
+    # traceback after the test, so they are also reported as a shared binding.
     found = {(f["file"], f["line"], f["variable"], tuple(f["created_with"]), f["seen"])
-             for f in json.loads(report.read_text())["findings"]}
+             for f in json.loads(report.read_text())["findings"] if "stale-call" in f["kinds"]}
     assert found == {(f"mod_{c.name}.py", *finding) for c in cases for finding in c.stale}
     for case in cases:
         for line, variable, created, seen in case.stale:

@@ -1,0 +1,295 @@
+"""Stale reads: the check is at every read of a loop variable, wherever and whenever it runs.
+
+Each buggy shape below makes a plain test fail (its callbacks see the last value), and the
+plugin must name the read; each correct twin must stay quiet.  The rule is general: a read
+of a loop variable, inside a closure made at a site, that sees another value than its round
+gave it.  A call that reads nothing stale is no finding.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+SHAPES = '''
+import asyncio
+import concurrent.futures
+import threading
+
+
+def thread_blocks_then_reads(hosts):
+    start = threading.Event()
+    seen, threads = [], []
+    for host in hosts:
+        def probe():
+            start.wait()
+            seen.append(host)
+        thread = threading.Thread(target=probe)
+        thread.start()
+        threads.append(thread)
+    start.set()
+    for thread in threads:
+        thread.join()
+    return sorted(seen)
+
+
+def thread_copies_before_blocking(hosts):
+    start = threading.Event()
+    seen, threads, ready = [], [], []
+    for host in hosts:
+        def probe():
+            mine = host
+            ready.append(mine)
+            start.wait()
+            seen.append(mine)
+        thread = threading.Thread(target=probe)
+        thread.start()
+        while len(ready) < len(threads) + 1:
+            pass
+        threads.append(thread)
+    start.set()
+    for thread in threads:
+        thread.join()
+    return sorted(seen)
+
+
+def polling_threads(feeds, rounds=3):
+    seen = {feed: [] for feed in feeds}
+    go = [threading.Event() for _ in range(rounds)]
+    threads = []
+    for feed in feeds:
+        def pump():
+            for tick in go:
+                seen[feed].append(feed)
+                tick.wait()
+        thread = threading.Thread(target=pump)
+        thread.start()
+        threads.append(thread)
+        while len(seen[feed]) < 1:
+            pass
+    for tick in go:
+        tick.set()
+    for thread in threads:
+        thread.join()
+    return {feed: len(pings) for feed, pings in seen.items()}
+
+
+async def tasks_read_after_await(hosts):
+    results = []
+    gate = asyncio.Event()
+    tasks = []
+    for host in hosts:
+        async def check():
+            await gate.wait()
+            results.append(host)
+        tasks.append(asyncio.create_task(check()))
+        await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks)
+    return sorted(results)
+
+
+async def tasks_read_before_await(hosts):
+    results = []
+    gate = asyncio.Event()
+    tasks = []
+    for host in hosts:
+        async def check():
+            mine = host
+            await gate.wait()
+            results.append(mine)
+        tasks.append(asyncio.create_task(check()))
+        await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks)
+    return sorted(results)
+
+
+def generators_resumed_late(names):
+    gens = []
+    for name in names:
+        def gen():
+            yield name
+            yield name
+        g = gen()
+        next(g)
+        gens.append(g)
+    return [next(g) for g in gens]
+
+
+def generators_consumed_in_their_round(names):
+    out = []
+    for name in names:
+        def gen():
+            yield name
+            yield name
+        out.append(list(gen()))
+    return out
+
+
+async def async_generators_resumed_late(names):
+    gens = []
+    for name in names:
+        async def agen():
+            yield name
+            yield name
+        g = agen()
+        await g.__anext__()
+        gens.append(g)
+    return [await g.__anext__() for g in gens]
+
+
+def nested_closure_reads(values):
+    out = []
+    for v in values:
+        def outer():
+            def inner():
+                return v
+            return inner()
+        out.append(outer)
+    return [f() for f in out]
+
+
+def pool_workers_run_late(items):
+    gate = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = []
+        for item in items:
+            def work():
+                gate.wait()
+                return item
+            futures.append(pool.submit(work))
+        gate.set()
+        return sorted(f.result() for f in futures)
+
+
+def late_call_that_never_reads(values):
+    out = []
+    for i in values:
+        out.append(lambda x=None: x if x is not None else i)
+    return [f(k) for k, f in enumerate(out)]
+
+
+handlers = []
+for code in (1, 2):
+    handlers.append(lambda: code)
+'''
+
+TESTS = '''
+import asyncio
+
+import shapes
+
+
+def test_thread_blocks_then_reads():
+    assert shapes.thread_blocks_then_reads(["a", "b"]) == ["a", "b"]
+
+
+def test_thread_copies_before_blocking():
+    assert shapes.thread_copies_before_blocking(["a", "b"]) == ["a", "b"]
+
+
+def test_polling_threads():
+    assert shapes.polling_threads(["a", "b"]) == {"a": 3, "b": 3}
+
+
+def test_tasks_read_after_await():
+    assert asyncio.run(shapes.tasks_read_after_await(["a", "b"])) == ["a", "b"]
+
+
+def test_tasks_read_before_await():
+    assert asyncio.run(shapes.tasks_read_before_await(["a", "b"])) == ["a", "b"]
+
+
+def test_generators_resumed_late():
+    assert shapes.generators_resumed_late(["a", "b"]) == ["a", "b"]
+
+
+def test_generators_consumed_in_their_round():
+    assert shapes.generators_consumed_in_their_round(["a", "b"]) == [["a", "a"], ["b", "b"]]
+
+
+def test_async_generators_resumed_late():
+    assert asyncio.run(shapes.async_generators_resumed_late(["a", "b"])) == ["a", "b"]
+
+
+def test_nested_closure_reads():
+    assert shapes.nested_closure_reads([1, 2]) == [1, 2]
+
+
+def test_pool_workers_run_late():
+    assert shapes.pool_workers_run_late(["a", "b"]) == ["a", "b"]
+
+
+def test_late_call_that_never_reads():
+    assert shapes.late_call_that_never_reads([5, 6]) == [0, 1]
+
+
+def test_module_level_loop():
+    assert [f() for f in shapes.handlers] == [1, 2]
+'''
+
+BUGGY = {
+    # test name: the loop variable its closures read late
+    "test_thread_blocks_then_reads": "host",
+    "test_polling_threads": "feed",
+    "test_tasks_read_after_await": "host",
+    "test_generators_resumed_late": "name",
+    "test_async_generators_resumed_late": "name",
+    "test_nested_closure_reads": "v",
+    "test_pool_workers_run_late": "item",
+    "test_module_level_loop": "code",
+}
+QUIET = ["test_thread_copies_before_blocking", "test_tasks_read_before_await",
+         "test_generators_consumed_in_their_round", "test_late_call_that_never_reads"]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(shapes=textwrap.dedent(SHAPES), test_shapes=textwrap.dedent(TESTS))
+    return pytester
+
+
+def _outcomes(result: pytest.RunResult) -> dict[str, str]:
+    found = {}
+    for line in result.outlines:
+        for outcome in ("PASSED", "FAILED"):
+            if line.startswith("test_shapes.py::") and f" {outcome}" in line:
+                found[line.split("::")[1].split()[0]] = outcome.lower()
+    return found
+
+
+def test_plain_runs_show_the_bugs_fail(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-v", timeout=120)
+    outcomes = _outcomes(result)
+    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == set(BUGGY)
+    assert all(outcomes[name] == "passed" for name in QUIET)
+
+
+def test_every_stale_read_is_found_where_it_runs(project: pytest.Pytester) -> None:
+    report = project.path / "latebind.json"
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-v", "--latebind",
+                                          f"--latebind-report={report}", timeout=120)
+    outcomes = _outcomes(result)
+    assert all(outcomes[name] == "passed" for name in QUIET), result.stdout.str()
+    assert {name for name, outcome in outcomes.items() if outcome == "failed"} == set(BUGGY)
+    findings = json.loads(report.read_text())["findings"]
+    source = (project.path / "shapes.py").read_text().splitlines()
+    found = {}
+    for finding in findings:
+        if "stale-call" not in finding["kinds"]:
+            continue
+        for test in finding["tests"]:
+            found[test.split("::")[1]] = (finding["variable"], finding["line"])
+    for test, variable in BUGGY.items():
+        assert test in found, f"{test}: no stale read reported"
+        assert found[test][0] == variable
+        line = source[found[test][1] - 1]
+        assert "def " in line or "lambda" in line, (test, line)
+    # The stack of the first stale read ends at the read itself, in the closure.
+    stacks = {f["variable"]: f["first_stale_call"] for f in findings if "stale-call" in f["kinds"]}
+    assert stacks["item"][-1]["function"] == "work"
+    assert stacks["name"][-1]["function"] in {"gen", "agen"}
+    assert [f for f in findings if any(t.split("::")[1] in QUIET for t in f["tests"])] == []
