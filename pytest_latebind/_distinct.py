@@ -114,11 +114,10 @@ def assert_distinct(
     # the smallest example instead; a stale call in a passing run is raised below.
     outer = RECORDER.window
     inner = Window(outer.label) if outer is not None else None
-    RECORDER.window = inner
     try:
-        _run(test, context, name)
+        with RECORDER.recording(inner):
+            _run(test, context, name)
     except _Agreed as failure:
-        RECORDER.window = outer
         callbacks, failure.callbacks = failure.callbacks, []  # do not keep them alive
         _fail(failure, callbacks, context)
     except Exception as exc:
@@ -128,8 +127,6 @@ def assert_distinct(
         if error is exc:
             raise exc.with_traceback(_without_our_frames(exc.__traceback__))  # noqa: B904 - as it was
         raise error from None
-    finally:
-        RECORDER.window = outer
     if inner is not None:
         _raise_stale(judge(inner, shared=False), name, context)
 

@@ -15,11 +15,12 @@ the closure's token cell), and takes its lock only to change shared state.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
@@ -217,9 +218,7 @@ class ModuleSites:
 
 
 def register_module(file: str, table: tuple[tuple[Any, ...], ...]) -> ModuleSites:
-    handle = ModuleSites(file, table)
-    RECORDER.modules[file] = handle
-    return handle
+    return ModuleSites(file, table)
 
 
 @dataclass
@@ -298,11 +297,28 @@ class Window:
 
 
 class Recorder:
-    """Process-wide state: the current window, and the modules instrumented so far."""
+    """Process-wide state: the current window."""
 
     def __init__(self) -> None:
-        self.window: Window | None = None
-        self.modules: dict[str, ModuleSites] = {}
+        self.window: Window | None = None  # set only by recording()
+        self._open: list[tuple[object, Window | None]] = []  # recording() blocks, innermost last
+
+    @contextlib.contextmanager
+    def recording(self, window: Window | None) -> Iterator[Window | None]:
+        """Record into ``window`` (None: record nothing) while the block runs.
+
+        Blocks nest: when one ends, the innermost block still open is current again, even
+        when blocks end out of order (one opened for the session, one that stops recording
+        after an internal error, one per test).
+        """
+        entry = (object(), window)
+        self._open.append(entry)
+        self.window = window
+        try:
+            yield window
+        finally:
+            self._open.remove(entry)
+            self.window = self._open[-1][1] if self._open else None
 
     def stale(self, record: Record, k: int, now: Any) -> None:
         window = self.window

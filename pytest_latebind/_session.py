@@ -20,11 +20,12 @@ from ._findings import Finding
 from ._importhook import ImportHook, WatchPolicy, imported_before, install, uninstall
 from ._judge import judge
 from ._options import Settings, check_report_path, read_settings
-from ._recorder import RECORDER, Window
+from ._recorder import Window
 from ._reporting import github, json_report, junit, sarif, xdist
 from ._reporting.collect import Collector
 from ._reporting.files import source_root
 from ._warnings import LateBindingWarning, LatebindPluginWarning
+from ._windows import Windows
 
 MARKER = "latebind"
 _MARKER_IN_SOURCE = re.compile(rb"\bmark\s*\.\s*latebind\b")
@@ -41,8 +42,7 @@ class LatebindRun:
         self.written: list[tuple[str, Path]] = []  # (what, where): reports written
         self.lost_workers: list[str] = []  # xdist workers that went down without reporting
         self.sarif_path: Path | None = None
-        self.session_window = Window(None)
-        self.window: Window | None = None
+        self.windows = Windows()
         self.report_path: Path | None = None
         self.broken = False
         self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
@@ -52,7 +52,7 @@ class LatebindRun:
     @classmethod
     def start(cls, config: pytest.Config) -> LatebindRun:
         run = cls(config, read_settings(config))
-        RECORDER.window = run.session_window
+        run.windows.open()
         if run.settings.enabled:
             run.install_hook()
         return run
@@ -76,8 +76,7 @@ class LatebindRun:
             if self.broken:
                 return  # warned already: stay quiet for the rest of the run
             self.broken = True
-            self.window = None
-            RECORDER.window = None
+            self.windows.stop()
             self.warn(f"internal error in {where}: {type(exc).__name__}: {exc}. Late-binding checks "
                       "are off for the rest of this run; your test results stand. Please report this.")
 
@@ -126,7 +125,7 @@ class LatebindRun:
     def close(self) -> None:
         if self.hook is not None:
             uninstall(self.hook)
-        RECORDER.window = None
+        self.windows.close()
 
     # -- tests --------------------------------------------------------------------------
     @staticmethod
@@ -142,27 +141,21 @@ class LatebindRun:
     def watches(self, item: pytest.Item) -> bool:
         return not self.broken and (self.settings.enabled or item.get_closest_marker(MARKER) is not None)
 
-    def open_window(self, item: pytest.Item) -> None:
-        if self.watches(item):
-            if self.hook is None and "unhooked" not in self._warned:
-                self._warned.add("unhooked")
-                self.warn(f"{item.nodeid} is marked latebind, but its test file does not mention "
-                          "the marker, so no module was instrumented for it; run with --latebind "
-                          "or set latebind = true")
-            self.window = Window(item.nodeid)
-            RECORDER.window = self.window
-        else:
-            self.window = None
-            RECORDER.window = None
+    def watched_label(self, item: pytest.Item) -> str | None:
+        """The label of the test's window, or None when the test is not watched."""
+        if not self.watches(item):
+            return None
+        if self.hook is None and "unhooked" not in self._warned:
+            self._warned.add("unhooked")
+            self.warn(f"{item.nodeid} is marked latebind, but its test file does not mention "
+                      "the marker, so no module was instrumented for it; run with --latebind "
+                      "or set latebind = true")
+        return item.nodeid
 
-    def close_window(self) -> None:
-        self.window = None
-        RECORDER.window = None if self.broken else self.session_window
-
-    def judge_test(self, *, shared: bool) -> list[Finding]:
-        if self.window is None or self.broken:
+    def judge_test(self, window: Window | None, *, shared: bool) -> list[Finding]:
+        if window is None or self.broken:
             return []
-        return judge(self.window, shared=shared, context=self.session_window)
+        return judge(window, shared=shared, context=self.windows.session)
 
     def checked(self, nodeid: str, findings: list[Finding]) -> None:
         """Findings of ``latebind.check()``: reported, not failed on again (check raised)."""
@@ -185,7 +178,7 @@ class LatebindRun:
         """Findings made outside any test (import time), judged at the end of the session."""
         if self.broken:
             return []
-        found = judge(self.session_window, shared=True)
+        found = judge(self.windows.session, shared=True)
         self.collector.add_outside(found)
         return found
 

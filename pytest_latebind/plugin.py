@@ -12,12 +12,14 @@ from ._errors import LateBindingError
 from ._findings import Finding
 from ._fixture import Latebind
 from ._options import add_options
+from ._recorder import Window
 from ._reporting import terminal
 from ._session import MARKER, LatebindRun, validate_report
 
 RUN = pytest.StashKey[LatebindRun]()
 _FINDINGS = pytest.StashKey[list[Finding]]()
 _CALLED = pytest.StashKey[bool]()
+_WINDOW = pytest.StashKey[Window | None]()  # the test's own, while its protocol runs
 _RAISED = pytest.StashKey[LateBindingError]()  # the error the plugin itself failed the test with
 
 
@@ -76,14 +78,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     run = _run(item.config)
-    if run is not None:
-        with run.guard("pytest_runtest_protocol"):
-            run.open_window(item)
-    try:
+    if run is None:
         return (yield)
-    finally:
-        if run is not None:
-            run.close_window()
+    label = None
+    with run.guard("pytest_runtest_protocol"):
+        label = run.watched_label(item)
+    with run.windows.test(label) as window:
+        item.stash[_WINDOW] = window
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -114,7 +116,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
-        findings = run.judge_test(shared=shared)
+        findings = run.judge_test(item.stash.get(_WINDOW, None), shared=shared)
         item.stash[_FINDINGS] = findings + run.take_checked(item.nodeid)
     if findings and fail:
         if run.settings.mode == "fail":

@@ -12,6 +12,5 @@ from pytest_latebind._recorder import RECORDER, Window
 @pytest.fixture
 def window() -> Iterator[Window]:
     """A recorder window open for the test, as the plugin opens one for a watched test."""
-    RECORDER.window = Window("tests/test_x.py::test_x")
-    yield RECORDER.window
-    RECORDER.window = None
+    with RECORDER.recording(Window("tests/test_x.py::test_x")) as window:
+        yield window

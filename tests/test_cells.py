@@ -52,9 +52,8 @@ SOURCE = """
 
 @pytest.fixture(params=["plain", "instrumented"])
 def module(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    RECORDER.window = Window("t::t") if request.param == "instrumented" else None
-    yield load(tmp_path, SOURCE, instrumented=request.param == "instrumented")
-    RECORDER.window = None
+    with RECORDER.recording(Window("t::t") if request.param == "instrumented" else None):
+        yield load(tmp_path, SOURCE, instrumented=request.param == "instrumented")
 
 
 def test_shared_loop_variable_cell_but_not_self(module: Any) -> None:
@@ -64,7 +63,6 @@ def test_shared_loop_variable_cell_but_not_self(module: Any) -> None:
 
 
 def test_values_are_known_when_instrumented(tmp_path: Path) -> None:
-    RECORDER.window = None
     module = load(tmp_path, SOURCE)
     [finding] = check(module.Menu(["open", "save"]).actions)
     assert finding.created_with == ["'open'", "'save'"]

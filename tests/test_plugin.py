@@ -124,13 +124,12 @@ OFF_TEST = """
 import sys
 
 import buggy
-from pytest_latebind._recorder import RECORDER
 
 def test_nothing_changed():
     assert "pytest_latebind" in sys.modules  # loaded, but idle
     assert not any(type(f).__module__.startswith("pytest_latebind") for f in sys.meta_path)
     assert not any(n.startswith("@latebind_token") for n in buggy.make_callbacks(1)[0].__code__.co_freevars)
-    assert RECORDER.modules == {}
+    assert "@latebind" not in vars(buggy)
 
 def test_buggy():
     assert [f() for f in buggy.make_callbacks(3)] == [2, 2, 2]

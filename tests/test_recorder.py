@@ -12,6 +12,7 @@ import pytest
 from pytest_latebind._findings import SHARED_BINDING, STALE_CALL
 from pytest_latebind._judge import judge
 from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER, Window, record_of
+from pytest_latebind._transformer import HANDLE
 
 from .test_transformer import load
 
@@ -170,27 +171,44 @@ def test_unbound_variable_and_pickling_the_token(tmp_path: Path, window: Window)
     assert copy.read(0, "value") == "value"  # a copied closure's reads check nothing
 
 
-def test_no_window_records_nothing(tmp_path: Path) -> None:
-    RECORDER.window = None
+def test_no_window_records_nothing(tmp_path: Path, window: Window) -> None:
     module = load(tmp_path, BUILD)
+    with RECORDER.recording(None):  # an unwatched test inside a watched run
+        kept = module.build([1, 2])
+        assert [f() for f in kept] == [2, 2]
+    assert window.made_count == {} and window.take_stale() == []
+    assert judge(window) == []
+    # The same code in the window is recorded: the quiet above was the missing window's.
     assert [f() for f in module.build([1, 2])] == [2, 2]
+    assert [e.calls for e in window.take_stale()] == [1]
+
+
+def test_recording_blocks_nest_and_end_in_any_order() -> None:
+    session, test = Window(None), Window("t::t")
+    with RECORDER.recording(session):
+        blocks = [RECORDER.recording(test), RECORDER.recording(None)]
+        assert blocks[0].__enter__() is test and RECORDER.window is test
+        blocks[1].__enter__()
+        assert RECORDER.window is None
+        blocks[0].__exit__(None, None, None)  # the test ends while recording is stopped
+        assert RECORDER.window is None
+        blocks[1].__exit__(None, None, None)
+        assert RECORDER.window is session
+    assert RECORDER.window is None
 
 
 def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Path) -> None:
-    session = Window(None)
-    RECORDER.window = session
-    try:
+    session, test = Window(None), Window("t::t")
+    with RECORDER.recording(session):
         module = load(tmp_path, """
             callbacks = [lambda: i for i in range(3)]
         """)
-        test = RECORDER.window = Window("t::t")
-        [f() for f in module.callbacks]
-        [finding] = judge(test, context=session)
-        assert finding.created_with == ["0", "1", "2"] and finding.kinds == [STALE_CALL]
-        [outside] = judge(session)
-        assert outside.kinds == [SHARED_BINDING] and outside.outside_tests
-    finally:
-        RECORDER.window = None
+        with RECORDER.recording(test):
+            [f() for f in module.callbacks]
+    [finding] = judge(test, context=session)
+    assert finding.created_with == ["0", "1", "2"] and finding.kinds == [STALE_CALL]
+    [outside] = judge(session)
+    assert outside.kinds == [SHARED_BINDING] and outside.outside_tests
 
 
 DEFERRED = """
@@ -209,7 +227,7 @@ DEFERRED = """
 
 def test_variable_assigned_after_the_closure_is_judged_by_its_rounds_value(tmp_path: Path, window: Window) -> None:
     module = load(tmp_path, DEFERRED)
-    [info] = RECORDER.modules[module.__file__].infos
+    [info] = vars(module)[HANDLE].infos
     assert info.site.deferred == ("status",)
     module.build(["a", "bb", "ccc"], True)  # each report runs within its own round: correct
     assert judge(window) == []

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_latebind._recorder import RECORDER, Window, record_of
-from pytest_latebind._transformer import compile_module, instrument_source
+from pytest_latebind._recorder import Window, record_of
+from pytest_latebind._transformer import HANDLE, compile_module, instrument_source
 
 _counter = iter(range(10**6))
 
@@ -271,7 +271,7 @@ def test_module_level_loop_reads_globals(tmp_path: Path, window: Window) -> None
         for i in range(3):
             callbacks.append(lambda x: x * i)
     """)
-    [info] = RECORDER.modules[module.__file__].infos
+    [info] = vars(module)[HANDLE].infos
     assert info.site.variables == ("i",)
     assert [f(10) for f in module.callbacks] == [20, 20, 20]
     stale = window.take_stale()

@@ -333,9 +333,8 @@ def _findings(found: list[Any]) -> set[Finding]:
 
 @pytest.fixture
 def window() -> Any:
-    RECORDER.window = Window("tests/test_versions.py::case")
-    yield RECORDER.window
-    RECORDER.window = None
+    with RECORDER.recording(Window("tests/test_versions.py::case")) as window:
+        yield window
 
 
 @pytest.mark.parametrize("case", [c.param() for c in CASES])
