@@ -3,7 +3,7 @@
 Instrumented modules call :func:`register_module` once, then ``made()`` for every closure
 made at a site.  Each closure gets a :class:`Record` as its token.  Every read of a loop
 variable inside the closure first compares the value with the closure's *fast baseline*
-(its round's value, when that is a value the recorder may hold: see :func:`fast_baseline`);
+(its round's value, when the recorder may hold that value: see :mod:`._values`);
 when they differ the read asks the record, which compares by its rules and notes a stale
 read.  Everything is recorded into the current :class:`Window` (a test, or the session
 outside tests), which the judge reads.
@@ -26,6 +26,7 @@ from types import FunctionType
 from typing import Any
 
 from ._scopes import Site
+from ._values import keep_text, matches, remember, same, short_repr
 
 # How many live closures of one site one window tracks for the shared-binding check.  A
 # site that makes more keeps working (stale calls are still seen) but costs no more memory.
@@ -68,16 +69,6 @@ class _Slow:
 
 
 SLOW: Any = _Slow()
-# Values a closure's cell may hold for the identity test on each read: holding them keeps no
-# object alive that a program could watch die (no weak references, no __del__, no contents).
-_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None), type(Ellipsis)})
-
-
-def fast_baseline(value: Any) -> Any:
-    """What a read's identity test compares with: the value itself if holding it is harmless."""
-    return value if value.__class__ in _ATOMS else SLOW
-
-
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
@@ -102,7 +93,7 @@ class SiteInfo:
                 self._last = {key: ref for key, ref in self._last.items() if ref() is not None}
             for k in self.deferred:
                 ref = record.refs[k]
-                key = (id(ref[0]), ref[1]) if ref.__class__ is tuple else id(ref)
+                key = binding_key(ref)
                 previous = self._last.get(key)
                 before = previous() if previous is not None else None
                 if before is not None and same_binding(before.refs[k], ref) and before.values[k] is PENDING:
@@ -127,6 +118,14 @@ class SiteInfo:
         return f"<site {self.file}:{self.site.line} {self.site.name}>"
 
 
+def binding_key(ref: Any) -> Any:
+    """A binding's identity that keeps it alive no longer: holding a cell would keep the last
+    value in it alive after the closures and their function are gone."""
+    if ref.__class__ is tuple:
+        return ref if ref[0].__class__ is int else (id(ref[0]), ref[1])
+    return ref if ref.__class__ is int else id(ref)
+
+
 def read(ref: Any) -> Any:
     """The current value of a loop variable's binding (a cell, or (globals, name))."""
     if ref.__class__ is tuple:
@@ -138,7 +137,8 @@ def read(ref: Any) -> Any:
 
 
 class Record:
-    """One closure made at a site: its token, and the values it was made with."""
+    """One closure made at a site: its token, where its loop variables live (the cells it
+    reads anyway), and the values it was made with as :mod:`._values` remembers them."""
 
     __slots__ = ("__weakref__", "info", "refs", "values")
 
@@ -149,7 +149,7 @@ class Record:
 
     def read(self, k: int, now: Any) -> Any:
         """A read of the k-th loop variable that the fast identity test did not settle."""
-        if now is not self.values[k]:
+        if not matches(self.values[k], now):
             RECORDER.stale(self, k, now)
         return now
 
@@ -165,15 +165,15 @@ class DeferredRecord(Record):
 
     def read(self, k: int, now: Any) -> Any:
         value = self.values[k]
-        if now is not value and value is not PENDING:
+        if value is not PENDING and not matches(value, now):
             RECORDER.stale(self, k, now)
         return now
 
 
 def baseline(record: Record, k: int) -> Any:
-    """The value the k-th loop variable should have when the closure runs."""
+    """The value the k-th loop variable should have when the closure runs (remembered)."""
     value = record.values[k]
-    return read(record.refs[k]) if value is PENDING else value
+    return remember(read(record.refs[k])) if value is PENDING else value
 
 
 class _Inert:
@@ -204,16 +204,19 @@ class ModuleSites:
         record = DeferredRecord(info) if info.deferred else Record(info)
         refs = info.refs(factory)
         record.refs = refs
-        record.values = values = tuple(read(ref) for ref in refs)
+        raw = [read(ref) for ref in refs]
+        record.values = values = tuple(map(remember, raw))
         if info.deferred:
             info.settle(record)
             values = record.values  # a deferred variable's reads all go to the record
-        made = factory(record, *(fast_baseline(values[k]) for k in info.checked), *args)
+        # A value the record holds as it is serves the inline identity test; any other
+        # (a weak reference, an address, a pending one) sends every read to the record.
+        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in info.checked), *args)
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
         window = RECORDER.window
         if window is not None:
-            window.add(record)
+            window.add(record, raw)
         return made
 
 
@@ -221,17 +224,30 @@ def register_module(file: str, table: tuple[tuple[Any, ...], ...]) -> ModuleSite
     return ModuleSites(file, table)
 
 
+class Shown:
+    """A value as a message shows it: its bounded repr, taken when it was seen."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 @dataclass
 class StaleEvent:
-    """Stale calls of one (site, loop variable) in one window."""
+    """Stale reads of one (site, loop variable) in one window."""
 
     info: SiteInfo
     variable: int
-    calls: int = 0
-    created: list[Any] = field(default_factory=list)  # distinct by identity, in order seen
-    now: Any = UNBOUND
-    ref: Any = None  # the binding the stale closures read: their siblings share it
+    calls: int = 0  # stale reads
+    created: list[Any] = field(default_factory=list)  # remembered values, distinct, in order seen
+    now: Any = UNBOUND  # the value the first stale read saw, as Shown
+    ref: Any = None  # the binding the stale closures read (its binding_key): their siblings share it
     stack: traceback.StackSummary | None = None
+    thread: str | None = None  # the thread of the first stale read, when not the main one
 
 
 class Window:
@@ -244,19 +260,26 @@ class Window:
         self.tracked: dict[SiteInfo, list[weakref.ref[Record]]] = {}
         self.made_count: dict[SiteInfo, int] = {}
         self._next_prune: dict[SiteInfo, int] = {}
-        # The first few (refs, values) made at each site, kept even after the closures die,
-        # so a message can name every value the siblings of a stale closure were made with.
+        # The first few (binding keys, remembered values) made at each site, kept even after
+        # the closures die, so a message can name every value the siblings of a stale closure
+        # were made with.
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
         self._lock = threading.Lock()
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record, raw: list[Any]) -> None:
+        """A closure made; ``raw`` are its values, alive for the length of this call only."""
         info = record.info
+        listed = len(self.creations.get(info, ())) < MAX_VALUES
+        if listed and RECORDER.show_values:
+            # Outside the lock: a repr is the user's code, and it may make closures itself.
+            for remembered, value in zip(record.values, raw, strict=True):
+                keep_text(remembered, value)
         with self._lock:
             self.made_count[info] = self.made_count.get(info, 0) + 1
             creations = self.creations.setdefault(info, [])
-            if len(creations) < MAX_VALUES:
-                creations.append((record.refs, record.values))
+            if listed and len(creations) < MAX_VALUES:
+                creations.append((tuple(map(binding_key, record.refs)), record.values))
             tracked = self.tracked.get(info)
             if tracked is None:
                 tracked = self.tracked[info] = []
@@ -275,11 +298,15 @@ class Window:
         with self._lock:
             event = self.stale.get(key)
             if event is None:
-                event = self.stale[key] = StaleEvent(record.info, k, ref=record.refs[k])
+                event = self.stale[key] = StaleEvent(record.info, k, ref=binding_key(record.refs[k]))
                 event.stack = traceback.extract_stack(frame, limit=30)
+                # The value the user must look at is the one the first stale read saw.
+                event.now = Shown(short_repr(now) if RECORDER.show_values else "<hidden>")
+                thread = threading.current_thread()
+                if thread is not threading.main_thread():
+                    event.thread = thread.name
             event.calls += 1
-            event.now = now
-            if len(event.created) < MAX_VALUES and not any(v is created for v in event.created):
+            if len(event.created) < MAX_VALUES and not any(same(v, created) for v in event.created):
                 event.created.append(created)
 
     def live_records(self) -> dict[SiteInfo, list[Record]]:
@@ -302,6 +329,7 @@ class Recorder:
     def __init__(self) -> None:
         self.window: Window | None = None  # set only by recording()
         self._open: list[tuple[object, Window | None]] = []  # recording() blocks, innermost last
+        self.show_values = True  # off: no repr of a user's value is ever taken
 
     @contextlib.contextmanager
     def recording(self, window: Window | None) -> Iterator[Window | None]:
@@ -354,10 +382,8 @@ def record_of(func: Any) -> Record | None:
 
 
 def same_binding(a: Any, b: Any) -> bool:
-    """Whether two refs (cells, or (globals, name) pairs) are one binding."""
-    if a.__class__ is tuple and b.__class__ is tuple:
-        return a[0] is b[0] and a[1] == b[1]
-    return a is b
+    """Whether two refs (cells, (globals, name) pairs, or their binding keys) are one binding."""
+    return bool(binding_key(a) == binding_key(b))
 
 
 def group_by_binding(records: list[Record], k: int) -> list[list[Record]]:
@@ -374,9 +400,9 @@ def group_by_binding(records: list[Record], k: int) -> list[list[Record]]:
 
 
 def distinct(values: list[Any]) -> list[Any]:
-    """The values, without repeats by identity, in order."""
+    """The remembered values, without repeats (:func:`._values.same`), in order."""
     out: list[Any] = []
     for value in values:
-        if not any(value is seen for seen in out):
+        if not any(same(value, seen) for seen in out):
             out.append(value)
     return out
