@@ -15,10 +15,12 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import _builder, _messages
 from ._compat import source_lines
 from ._errors import LateBindingError
-from ._findings import SHARED_BINDING, Finding, describe, short_repr
-from ._recorder import UNBOUND, Record, baseline, distinct, group_by_binding, read, record_of
+from ._findings import Finding, describe
+from ._kinds import Kind
+from ._recorder import UNBOUND, read, record_of
 from ._scopes import Site, find_sites
 
 
@@ -50,8 +52,7 @@ def check(callables: Iterable[Any]) -> list[Finding]:
 def raise_for(findings: list[Finding], rootdir: str | None = None, show_values: bool = True) -> None:
     __tracebackhide__ = True  # pytest shows the user's line, not ours
     if findings:
-        text = "\n".join(f.message(rootdir, show_values) for f in findings)
-        raise LateBindingError(text, findings)
+        raise LateBindingError(_messages.messages(findings, _messages.Context(rootdir, show_values)), findings)
 
 
 def _functions(obj: Any, depth: int = 0) -> list[types.FunctionType]:
@@ -71,7 +72,8 @@ def _functions(obj: Any, depth: int = 0) -> list[types.FunctionType]:
 def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> list[Finding]:
     records = [record_of(f) for f in group]
     if all(records):
-        return _from_records([r for r in records if r is not None])
+        known = [r for r in records if r is not None]
+        return _builder.shared_bindings(known[0].info, known)
     site, file = _site_of(code)
     if site is None:
         shared = [name for k, name in enumerate(code.co_freevars)
@@ -93,31 +95,17 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
                 buckets.setdefault(id(cell), []).append(cell)
             for cells in buckets.values():
                 if len(cells) >= 2:
-                    findings.append(_finding(site, file, variable, len(cells), read(cells[0]), []))
+                    findings.append(_unknown_values(site, file, variable, len(cells), read(cells[0])))
         elif variable in code.co_names:
             namespace = group[0].__globals__
             value = namespace.get(variable, UNBOUND)
-            findings.append(_finding(site, file, variable, len(group), value, []))
+            findings.append(_unknown_values(site, file, variable, len(group), value))
     return findings
 
 
-def _from_records(records: list[Record]) -> list[Finding]:
-    info = records[0].info
-    findings = []
-    for k, variable in enumerate(info.variables):
-        for bucket in group_by_binding(records, k):
-            values = distinct([baseline(record, k) for record in bucket])
-            if len(bucket) >= 2 and len(values) >= 2:
-                findings.append(_finding(info.site, info.file, variable, len(bucket),
-                                         read(bucket[0].refs[k]), values))
-    return findings
-
-
-def _finding(site: Site, file: str, variable: str, closures: int, now: Any, values: list[Any]) -> Finding:
-    return Finding(file=file, line=site.line, column=site.column, variable=variable,
-                   site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
-                   kinds=[SHARED_BINDING], created_with=[short_repr(v) for v in values],
-                   seen=short_repr(now), closures=closures)
+def _unknown_values(site: Site, file: str, variable: str, closures: int, now: Any) -> Finding:
+    """Closures that were not instrumented share a binding: what they were made with is unknown."""
+    return _builder.finding(site, file, variable, Kind.SHARED_BINDING, created=[], now=now, closures=closures)
 
 
 _sites_by_file: dict[str, list[Site]] = {}

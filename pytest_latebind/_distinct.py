@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.errors import InvalidArgument
 
-from . import _cells
+from . import _cells, _messages
 from ._errors import LateBindingError
 from ._findings import Finding, describe, short_repr
 from ._judge import judge
@@ -168,14 +168,15 @@ def _raise_stale(findings: list[Finding], name: str, context: Context) -> None:
         return
     if context.report is not None:
         context.report(findings)
-    text = "\n".join(f.message(context.rootdir, context.show_values) for f in findings)
+    text = _messages.messages(findings, _messages.Context(context.rootdir, context.show_values))
     raise LateBindingError(f"the callbacks that {name} makes return different results, but some "
                            f"read a loop variable late:\n{text}", findings)
 
 
 def _diagnosis(finding: Finding, context: Context) -> list[str]:
     var = finding.variable
-    line = f"  they share the loop variable {var!r} created at {finding.location(context.rootdir)}"
+    where = _messages.location(finding, _messages.Context(context.rootdir))
+    line = f"  they share the loop variable {var!r} created at {where}"
     if context.show_values:
         values = []
         if finding.created_with:
@@ -184,7 +185,7 @@ def _diagnosis(finding: Finding, context: Context) -> list[str]:
             values.append(f"now {var}={finding.seen}")
         if values:
             line += f" ({'; '.join(values)})"
-    return [line, *finding.fix_lines()]
+    return [line, *_messages.fix_lines(finding)]
 
 
 class _Example:

@@ -1,17 +1,20 @@
-"""Findings: what the judge concludes, merged per (site, loop variable), and their messages."""
+"""Findings: what the judge concludes, one per (site, loop variable), and how they merge.
+
+A :class:`Finding` is complete when it is built (by ``_builder``); merging folds the findings
+of several tests, windows or processes into one.  How a finding is worded is ``_messages``'s.
+"""
 
 from __future__ import annotations
 
 import os
 import reprlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-STALE_CALL = "stale-call"
-SHARED_BINDING = "shared-binding"
-KINDS = (STALE_CALL, SHARED_BINDING)
-MESSAGE_VALUES = 8  # creation values a message lists before "..."
+from . import _messages
+from ._kinds import KINDS, Kind
+from ._messages import MESSAGE_VALUES, Context, Frame
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -44,15 +47,18 @@ class Finding:
     site_kind: str
     site_name: str
     fix: str
-    kinds: list[str] = field(default_factory=list)
-    created_with: list[str] = field(default_factory=list)
+    kinds: list[Kind] = field(default_factory=list)
+    created_with: list[str] = field(default_factory=list)  # bounded reprs, in creation order
     seen: str | None = None
-    closures: int = 0
+    closures: int = 0  # closures sharing the binding: at least one per creation value
     stale_calls: int = 0
     tests: list[str] = field(default_factory=list)
     # The first stale call: {"file", "line", "function"} frames, innermost last.
-    stack: list[dict[str, Any]] = field(default_factory=list)
+    stack: list[Frame] = field(default_factory=list)
     outside_tests: bool = False
+
+    def __post_init__(self) -> None:
+        self.kinds = [Kind(kind) for kind in self.kinds]  # plain strings from a dict, too
 
     @property
     def key(self) -> tuple[str, int, int, str]:
@@ -73,48 +79,22 @@ class Finding:
         self.stack = self.stack or other.stack
         self.outside_tests = self.outside_tests or other.outside_tests
 
+    def copy(self, **changes: Any) -> Finding:
+        """A finding of its own (no list shared with this one), with ``changes``."""
+        lists: dict[str, Any] = {name: list(value) for name, value in vars(self).items() if isinstance(value, list)}
+        return replace(self, **{**lists, **changes})
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Builtins only (pytest-xdist sends them between processes)."""
+        return {**asdict(self), "kinds": [str(kind) for kind in self.kinds]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
-    def fix_lines(self) -> list[str]:
-        return [f"  fix: bind the value when the closure is made, e.g. `{self.fix}`",
-                "       or functools.partial(...)"]
-
-    def location(self, rootdir: str | os.PathLike[str] | None) -> str:
-        return f"{relative_path(self.file, rootdir)}:{self.line}"
-
     def message(self, rootdir: str | os.PathLike[str] | None = None, show_values: bool = True) -> str:
-        """The failure text, in the shape of pytest's own ``E   Error: ...`` lines."""
-        var = self.variable
-        count = max(self.closures, len(self.created_with))
-        where = self.location(rootdir)
-        if count >= 2:
-            head = f"{count} closures created at {where} share the loop variable {var!r}"
-        else:
-            head = f"a closure created at {where} reads the loop variable {var!r} after the loop rebound it"
-        kinds = "; ".join(k.replace("-", " ") for k in self.kinds)
-        if show_values:
-            shown = self.created_with[:MESSAGE_VALUES]
-            created = ", ".join(shown) + (", ..." if len(self.created_with) > len(shown) else "")
-            if STALE_CALL in self.kinds:
-                state = f"called while {var}={self.seen}"
-            else:
-                state = f"all of them now see {var}={self.seen}"
-            # check() on closures that were not instrumented cannot know their creation values.
-            values = f"created with {var}={created}; {state} ({kinds})" if shown else f"{state} ({kinds})"
-        else:
-            values = f"values hidden (latebind_show_values = false) ({kinds})"
-        lines = [head, f"  {values}", *self.fix_lines()]
-        frames = user_frames(self.stack, rootdir)
-        if frames:
-            lines.append("  first stale call:")
-            lines.extend(f"    {relative_path(f['file'], rootdir)}:{f['line']} in {f['function']}"
-                         for f in frames[-4:])
-        return "\n".join(lines)
+        """The failure text (see ``_messages.message``)."""
+        return _messages.message(self, Context(rootdir, show_values))
 
 
 def _union(first: list[str], second: Iterable[str]) -> list[str]:
@@ -127,46 +107,13 @@ def _union(first: list[str], second: Iterable[str]) -> list[str]:
     return out
 
 
-def relative_path(file: str, rootdir: str | os.PathLike[str] | None) -> str:
-    """Posix path relative to the rootdir, or absolute when the file lies outside it."""
-    if rootdir is not None:
-        try:
-            rel = os.path.relpath(file, rootdir)
-        except ValueError:  # another drive, on Windows
-            rel = None
-        if rel is not None and not rel.startswith(os.pardir):
-            return rel.replace(os.sep, "/")
-    return os.path.normpath(os.path.abspath(file)).replace(os.sep, "/")
-
-
-def user_frames(stack: list[dict[str, Any]], rootdir: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
-    """The frames of the project (under the rootdir), or all of them if none is."""
-    if rootdir is None:
-        return stack
-    root = os.path.join(os.path.abspath(rootdir), "")
-    mine = [f for f in stack if f["file"].startswith(root) and "site-packages" not in f["file"]]
-    return mine or stack
-
-
-class FindingStore:
-    """All findings of a run, one per (site, variable), in the order first seen."""
-
-    def __init__(self) -> None:
-        self._by_key: dict[tuple[str, int, int, str], Finding] = {}
-
-    def add(self, finding: Finding) -> None:
-        existing = self._by_key.get(finding.key)
+def merged(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (site, variable), in the order first seen; the inputs are left alone."""
+    by_key: dict[tuple[str, int, int, str], Finding] = {}
+    for finding in findings:
+        existing = by_key.get(finding.key)
         if existing is None:
-            self._by_key[finding.key] = Finding.from_dict(finding.to_dict())
+            by_key[finding.key] = finding.copy()
         else:
             existing.merge(finding)
-
-    def extend(self, findings: Iterable[Finding]) -> None:
-        for finding in findings:
-            self.add(finding)
-
-    def sorted(self) -> list[Finding]:
-        return sorted(self._by_key.values(), key=lambda f: f.key)
-
-    def __len__(self) -> int:
-        return len(self._by_key)
+    return list(by_key.values())

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-MODES = ("fail", "warn")
+from ._kinds import Mode
+
 JUNIT_PROPERTIES = ("suite", "testcase", "none")  # see _reporting/junit.py
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -25,7 +26,7 @@ _FALSE = {"0", "false", "no", "off"}
 @dataclass(frozen=True)
 class Settings:
     enabled: bool  # watch every test (--latebind); marked tests are watched regardless
-    mode: str  # "fail" or "warn"
+    mode: Mode
     modules: tuple[str, ...]  # packages to watch explicitly; empty: modules under the rootdir
     test_modules: bool  # instrument test modules and conftest.py too
     report: Path | None  # the JSON report
@@ -43,10 +44,11 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
 
 
-def _mode(text: str) -> str:
-    if text not in MODES:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(MODES)}, got {text!r}")
-    return text
+def _mode(text: str) -> Mode:
+    try:
+        return Mode(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(Mode)}, got {text!r}") from None
 
 
 def _junit_properties(text: str) -> str:

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from . import _pytest_compat
+from . import _messages, _pytest_compat
 from ._findings import Finding
 from ._importhook import ImportHook, WatchPolicy, imported_before, install, uninstall
 from ._judge import judge
+from ._kinds import Mode
+from ._messages import Context
 from ._options import Settings, check_report_path, read_settings
 from ._recorder import Window
 from ._reporting import github, json_report, junit, sarif, xdist
@@ -162,13 +164,14 @@ class LatebindRun:
         self._checked.setdefault(nodeid, []).extend(findings)
 
     def take_checked(self, nodeid: str) -> list[Finding]:
-        found = self._checked.pop(nodeid, [])
-        for finding in found:
-            finding.tests = [nodeid]
-        return found
+        return [finding.copy(tests=[nodeid]) for finding in self._checked.pop(nodeid, [])]
+
+    @property
+    def context(self) -> Context:
+        return Context(self.rootdir, self.settings.show_values)
 
     def messages(self, findings: list[Finding]) -> str:
-        return "\n".join(f.message(str(self.rootdir), self.settings.show_values) for f in findings)
+        return _messages.messages(findings, self.context)
 
     def warn_findings(self, findings: list[Finding]) -> None:
         warnings.warn(LateBindingWarning(self.messages(findings)), stacklevel=2)
@@ -191,7 +194,7 @@ class LatebindRun:
         pytest's JUnit writer reads ``user_properties`` from (and which xdist forwards)."""
         if self.settings.junit_properties != "testcase":
             return
-        found = junit.case_properties(findings, str(self.rootdir), self.settings.show_values)
+        found = junit.case_properties(findings, self.context)
         (report.user_properties if report.when == "teardown" else item.user_properties).extend(found)
 
     def worker_down(self, node: Any) -> None:
@@ -206,16 +209,16 @@ class LatebindRun:
             xdist.send(self.config, outside)
             return
         self.findings = self.collector.merged()
-        rootdir, show = str(self.rootdir), self.settings.show_values
+        context = self.context
         if self.report_path is not None:
             self._write("JSON report", self.report_path,
-                        lambda path: json_report.write(path, self.findings, rootdir, show))
+                        lambda path: json_report.write(path, self.findings, context))
         if self.sarif_path is not None:
             root = source_root(self.rootdir)
             self._write("SARIF report", self.sarif_path,
-                        lambda path: sarif.write(path, self.findings, rootdir, root, self.settings.mode, show))
+                        lambda path: sarif.write(path, self.findings, context, root, self.settings.mode))
         if self.settings.junit_properties == "suite":
-            junit.add_suite_properties(self.config, self.findings, rootdir, show)
+            junit.add_suite_properties(self.config, self.findings, context)
 
     def _write(self, what: str, path: Path, write: Callable[[Path], None]) -> None:
         try:
@@ -229,7 +232,7 @@ class LatebindRun:
         """Why the session fails although its tests may not: findings outside any test."""
         # Found outside tests and in no test: no test failed for it, so the session must.
         outside = [f for f in self.findings if f.outside_tests and not f.tests]
-        if not outside or self.settings.mode != "fail" or self.config.option.collectonly:
+        if not outside or self.settings.mode != Mode.FAIL or self.config.option.collectonly:
             return None
         count = f"{len(outside)} late-binding closure{'s' if len(outside) > 1 else ''}"
         return (f"latebind: the session fails: {count} found outside any test (at import time), "
@@ -245,8 +248,7 @@ class LatebindRun:
         """GitHub Actions workflow commands, one per finding, when running there."""
         if not github.enabled() or xdist.is_worker(self.config):
             return []
-        return github.commands(self.findings, source_root(self.rootdir), str(self.rootdir),
-                               self.settings.mode, self.settings.show_values)
+        return github.commands(self.findings, source_root(self.rootdir), self.context, self.settings.mode)
 
 
 def validate_report(run: LatebindRun) -> None:

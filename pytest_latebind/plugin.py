@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from ._errors import LateBindingError
-from ._findings import Finding
+from ._findings import Finding, merged
 from ._fixture import Latebind
+from ._kinds import Mode
 from ._options import add_options
 from ._recorder import Window
 from ._reporting import terminal
@@ -117,9 +118,10 @@ def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = Fa
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
         findings = run.judge_test(item.stash.get(_WINDOW, None), shared=shared)
-        item.stash[_FINDINGS] = findings + run.take_checked(item.nodeid)
+        # One finding per (site, variable): check() and the judge may both see one site.
+        item.stash[_FINDINGS] = merged([*findings, *run.take_checked(item.nodeid)])
     if findings and fail:
-        if run.settings.mode == "fail":
+        if run.settings.mode == Mode.FAIL:
             error = LateBindingError(run.messages(findings), findings)
             item.stash[_RAISED] = error
             raise error
@@ -142,7 +144,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if excinfo is not None and excinfo.value is item.stash.get(_RAISED, None) and report.failed:
                 report.longrepr = f"{excinfo.typename}: {excinfo.value}"
             elif report.failed:
-                report.sections.append(("late-binding closures", run.messages(findings)))
+                # Not those the test's own LateBindingError (from check()) states already.
+                stated = {f.key for f in getattr(excinfo.value if excinfo else None, "findings", ())}
+                unstated = [f for f in findings if f.key not in stated]
+                if unstated:
+                    report.sections.append(("late-binding closures", run.messages(unstated)))
     return report
 
 

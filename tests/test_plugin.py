@@ -369,7 +369,7 @@ def test_findings_outside_tests_are_reported_at_the_end(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines([
         "*= late-binding closures =*",
         "handlers.py:3: lambda <lambda>, loop variable 'event' (shared binding)",
-        "    created with event='created', 'deleted'; *event='deleted'",
+        "    2 closures: created with event='created', 'deleted'; *event='deleted'",
         "    outside any test*",
     ])
     # No test failed for it, so in fail mode the session does.

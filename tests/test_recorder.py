@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_latebind._findings import SHARED_BINDING, STALE_CALL
 from pytest_latebind._judge import judge
+from pytest_latebind._kinds import Kind
 from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER, Window, record_of
 from pytest_latebind._transformer import HANDLE
 
@@ -37,7 +37,7 @@ def test_stale_call_names_values_count_and_stack(tmp_path: Path, window: Window)
     assert [f() for f in callbacks] == ["c", "c", "c"]
     [finding] = judge(window)
     assert finding.variable == "v" and finding.line == 5
-    assert finding.kinds == [STALE_CALL, SHARED_BINDING]
+    assert finding.kinds == [Kind.STALE_CALL, Kind.SHARED_BINDING]
     assert finding.created_with == ["'a'", "'b'", "'c'"]
     assert finding.seen == "'c'"
     assert finding.stale_calls == 2 and finding.closures == 3
@@ -50,7 +50,7 @@ def test_shared_binding_only_while_alive(tmp_path: Path, window: Window) -> None
     module = load(tmp_path, BUILD)
     callbacks = module.build([1, 2])
     [finding] = judge(window)
-    assert finding.kinds == [SHARED_BINDING] and finding.created_with == ["1", "2"]
+    assert finding.kinds == [Kind.SHARED_BINDING] and finding.created_with == ["1", "2"]
     del callbacks
     module.build([3, 4])  # dropped at once: nothing waits to go wrong
     assert judge(window) == []
@@ -102,7 +102,7 @@ def test_closures_kept_alive_are_found_after_collecting(tmp_path: Path, window: 
     module = load(tmp_path, BUILD)
     kept = module.build([1, 2])
     [finding] = judge(window)
-    assert finding.kinds == [SHARED_BINDING]
+    assert finding.kinds == [Kind.SHARED_BINDING]
     del kept
 
 
@@ -206,9 +206,9 @@ def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Pa
         with RECORDER.recording(test):
             [f() for f in module.callbacks]
     [finding] = judge(test, context=session)
-    assert finding.created_with == ["0", "1", "2"] and finding.kinds == [STALE_CALL]
+    assert finding.created_with == ["0", "1", "2"] and finding.kinds == [Kind.STALE_CALL]
     [outside] = judge(session)
-    assert outside.kinds == [SHARED_BINDING] and outside.outside_tests
+    assert outside.kinds == [Kind.SHARED_BINDING] and outside.outside_tests
 
 
 DEFERRED = """

@@ -71,7 +71,7 @@ def test_import_time_finding_fails_the_session_with_the_reason(pytester: pytest.
     result.stdout.fnmatch_lines([
         "*= late-binding closures =*",
         "handlers.py:3: lambda <lambda>, loop variable 'name' (shared binding)",
-        "    created with name='open', 'save'; all now see name='save'",
+        "    2 closures: created with name='open', 'save'; all of them now see name='save'",
         "    outside any test: at import time or between tests",
         "latebind: the session fails: 1 late-binding closure found outside any test (at import time),"
         " where no test can fail for it; fix it, or set latebind_mode = warn to report without failing",

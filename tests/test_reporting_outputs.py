@@ -247,11 +247,11 @@ def test_terminal(runs: dict[str, Run], mode: str) -> None:
     assert "latebind: every test, mode=fail, watching modules under the rootdir and test modules" in run.stdout
     assert run.section() == [
         f"scheduler/dispatch.py:{DISPATCH[0]}: lambda <lambda>, loop variable 'event' (stale call, shared binding)",
-        "    created with event='created', 'updated', 'deleted'; called while event='deleted'",
+        "    3 closures: created with event='created', 'updated', 'deleted'; called while event='deleted'",
         f"    tests: {EVENT_TEST}",
         "    outside any test: at import time or between tests",
         f"scheduler/health.py:{HEALTH[0]}: async def check, loop variable 'host' (stale call)",
-        "    created with host='db', 'cache', 'api'; called while host='api'",
+        "    3 closures: created with host='db', 'cache', 'api'; called while host='api'",
         f"    tests: {HOST_TEST}",
     ]
     # The import-time finding was also hit by a test, which failed for it: no extra reason.

@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_latebind._findings import SHARED_BINDING, STALE_CALL, Finding
+from pytest_latebind._findings import Finding
+from pytest_latebind._kinds import Kind, Mode
+from pytest_latebind._messages import Context
 from pytest_latebind._reporting import github, json_report, sarif, xdist
 from pytest_latebind._reporting.collect import Collector
 from pytest_latebind._reporting.files import source_root, write_atomically
@@ -73,7 +75,7 @@ def test_escaped_property_reads_back_and_never_splits(value: str) -> None:
 
 def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> Finding:
     defaults: dict[str, Any] = dict(line=3, column=9, site_kind="lambda", site_name="<lambda>",
-                                    fix=f"lambda {variable}={variable}: ...", kinds=[STALE_CALL],
+                                    fix=f"lambda {variable}={variable}: ...", kinds=[Kind.STALE_CALL],
                                     created_with=["0", "1"], seen="1", closures=2, stale_calls=1,
                                     tests=["test_mod.py::test_a"])
     defaults.update(kw)
@@ -84,9 +86,9 @@ def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> 
 @given(name=st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1, max_size=20),
        seen=text)
 def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> None:
-    finding = _finding(file=f"/repo/pkg/{name}.py", seen=seen, kinds=[STALE_CALL, SHARED_BINDING])
+    finding = _finding(file=f"/repo/pkg/{name}.py", seen=seen, kinds=[Kind.STALE_CALL, Kind.SHARED_BINDING])
     command, props, message = parse_workflow_command(
-        github.annotation(finding, Path("/repo"), "/repo", "fail", show_values=True))
+        github.annotation(finding, Path("/repo"), Context("/repo"), Mode.FAIL))
     assert command == "error"
     assert props == {"file": f"pkg/{name}.py", "line": "3", "col": "9",
                      "title": "late-binding closure: 'i' (stale call, shared binding)"}
@@ -95,7 +97,7 @@ def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> No
 
 def test_annotation_is_a_warning_in_warn_mode_and_hides_values() -> None:
     finding = _finding(created_with=["'s3cr3t-a'", "'s3cr3t-b'"], seen="'s3cr3t-b'")
-    line = github.annotation(finding, Path("/repo"), "/repo", "warn", show_values=False)
+    line = github.annotation(finding, Path("/repo"), Context("/repo", show_values=False), Mode.WARN)
     command, _, message = parse_workflow_command(line)
     assert command == "warning"
     assert "s3cr3t" not in line
@@ -107,7 +109,7 @@ contributions = st.lists(st.builds(
     lambda key, test, values, seen, stale, stack: _finding(
         file=f"/repo/m{key % 2}.py", variable="ij"[key // 2], tests=[f"t.py::test_{test}"],
         created_with=values, seen=seen, stale_calls=stale,
-        kinds=[STALE_CALL] if stale else [SHARED_BINDING],
+        kinds=[Kind.STALE_CALL] if stale else [Kind.SHARED_BINDING],
         stack=[{"file": "/repo/t.py", "line": stack, "function": "f"}] if stale else []),
     st.integers(0, 3), st.integers(0, 5), st.lists(st.sampled_from(["0", "1", "2", "'a'"]), max_size=3),
     st.sampled_from(["0", "1", "2"]), st.integers(0, 2), st.integers(1, 9)), max_size=8)
@@ -134,11 +136,11 @@ def test_merge_ignores_arrival_order_and_worker_count(tests: list[Finding], outs
 def test_merge_adds_tests_and_counts_but_not_repeated_imports() -> None:
     a = _finding(tests=["t.py::test_a"], stale_calls=2, created_with=["0", "1"])
     b = _finding(tests=["t.py::test_b"], stale_calls=1, created_with=["2", "1"], seen="2")
-    at_import = _finding(tests=[], kinds=[SHARED_BINDING], stale_calls=0, created_with=["5"])
+    at_import = _finding(tests=[], kinds=[Kind.SHARED_BINDING], stale_calls=0, created_with=["5"])
     [merged] = _merged([b, a], [at_import, at_import])
     assert merged["tests"] == ["t.py::test_a", "t.py::test_b"]
     assert merged["stale_calls"] == 3
-    assert merged["kinds"] == [STALE_CALL, SHARED_BINDING]
+    assert merged["kinds"] == [Kind.STALE_CALL, Kind.SHARED_BINDING]
     assert merged["created_with"] == ["5", "0", "1", "2"]  # outside first, then tests by node id
     assert merged["outside_tests"] is True
 
@@ -183,11 +185,11 @@ def test_fingerprint_follows_the_code_not_its_line(tmp_path: Path) -> None:
 
 
 def test_sarif_paths_relative_to_the_source_root_or_absolute_uris(tmp_path: Path) -> None:
-    inside = sarif.result(_finding(str(tmp_path / "pkg" / "mod.py")), tmp_path, str(tmp_path), "fail", True)
+    inside = sarif.result(_finding(str(tmp_path / "pkg" / "mod.py")), tmp_path, Context(tmp_path), Mode.FAIL)
     location = inside["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "pkg/mod.py", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {"startLine": 3, "startColumn": 9}
-    outside = sarif.result(_finding("/elsewhere/site-packages/lib.py"), tmp_path, str(tmp_path), "warn", True)
+    outside = sarif.result(_finding("/elsewhere/site-packages/lib.py"), tmp_path, Context(tmp_path), Mode.WARN)
     assert outside["locations"][0]["physicalLocation"]["artifactLocation"] == {
         "uri": "file:///elsewhere/site-packages/lib.py"}
     assert outside["level"] == "warning"
@@ -220,16 +222,16 @@ SCHEMA = json.loads(json_report.SCHEMA.read_text())
 
 def test_schema_is_a_valid_schema_documenting_every_field() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    produced = json_report.finding_to_json(_finding(), "/repo", True)
+    produced = json_report.finding_to_json(_finding(), Context("/repo"))
     assert set(produced) == set(SCHEMA["$defs"]["finding"]["properties"])
-    assert set(json_report.report([], "/repo", True)) == set(SCHEMA["properties"])
+    assert set(json_report.report([], Context("/repo"))) == set(SCHEMA["properties"])
 
 
 findings = st.builds(
     _finding,
     file=st.sampled_from(["/repo/a.py", "/other/b.py"]),
     variable=st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True),
-    kinds=st.sampled_from([[STALE_CALL], [SHARED_BINDING], [STALE_CALL, SHARED_BINDING]]),
+    kinds=st.sampled_from([[Kind.STALE_CALL], [Kind.SHARED_BINDING], [Kind.STALE_CALL, Kind.SHARED_BINDING]]),
     created_with=st.lists(text, max_size=4), seen=st.none() | text,
     tests=st.lists(st.text(min_size=1, max_size=30), unique=True, max_size=3),
     outside_tests=st.booleans(),
@@ -239,7 +241,7 @@ findings = st.builds(
 
 @given(st.lists(findings, max_size=4), st.booleans())
 def test_every_report_validates_against_the_schema(found: list[Finding], show_values: bool) -> None:
-    data = json.loads(json.dumps(json_report.report(found, "/repo", show_values)))
+    data = json.loads(json.dumps(json_report.report(found, Context("/repo", show_values))))
     jsonschema.Draft202012Validator(SCHEMA).validate(data)
     if not show_values:
         assert all(f["created_with"] is None and f["seen"] is None for f in data["findings"])

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .._findings import Finding, FindingStore
+from .._findings import Finding, merged
 
 
 def _canonical(finding: Finding) -> str:
@@ -41,26 +41,20 @@ class Collector:
 
     def merged(self) -> list[Finding]:
         """One finding per (site, variable), sorted; deterministic whatever the arrival order."""
-        store = FindingStore()
         by_key: dict[tuple[str, int, int, str], list[Finding]] = {}
         for text in sorted(self._outside):
             finding = self._outside[text]
             by_key.setdefault(finding.key, []).append(finding)
-        for group in by_key.values():
-            store.add(_same_events(group))
+        outside = [_same_events(group) for group in by_key.values()]
         # Test contributions: each test runs once, so counts add up across them.
-        for finding in sorted(self._tests.values(), key=lambda f: (f.key, f.tests, _canonical(f))):
-            store.add(finding)
-        return store.sorted()
-
-    def __len__(self) -> int:
-        return len(self._tests) + len(self._outside)
+        tests = sorted(self._tests.values(), key=lambda f: (f.key, f.tests, _canonical(f)))
+        return sorted(merged([*outside, *tests]), key=lambda f: f.key)
 
 
 def _same_events(group: list[Finding]) -> Finding:
     """Outside-test findings of several processes for one site describe the same import-time
     events, seen once per process: combine them without adding their counts up."""
-    first = Finding.from_dict(group[0].to_dict())
+    first = group[0].copy()
     for other in group[1:]:
         first.merge(other, same_events=True)
     return first

@@ -11,7 +11,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import _messages
 from .._findings import Finding
+from .._kinds import Mode
+from .._messages import Context
 
 
 def enabled() -> bool:
@@ -36,16 +39,13 @@ def _path(file: str, root: Path) -> str:
         return path.as_posix()
 
 
-def annotation(finding: Finding, root: Path, rootdir: str, mode: str, show_values: bool) -> str:
-    command = "error" if mode == "fail" else "warning"
-    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
-    title = f"late-binding closure: '{finding.variable}' ({kinds})"
+def annotation(finding: Finding, root: Path, context: Context, mode: Mode) -> str:
+    command = "error" if mode == Mode.FAIL else "warning"
     properties = ",".join(f"{key}={escape_property(value)}" for key, value in (
         ("file", _path(finding.file, root)), ("line", str(finding.line)),
-        ("col", str(finding.column)), ("title", title)))
-    return f"::{command} {properties}::{escape_data(finding.message(rootdir, show_values))}"
+        ("col", str(finding.column)), ("title", _messages.headline(finding))))
+    return f"::{command} {properties}::{escape_data(_messages.message(finding, context))}"
 
 
-def commands(findings: Sequence[Finding], root: Path, rootdir: str, mode: str,
-                show_values: bool) -> list[str]:
-    return [annotation(f, root, rootdir, mode, show_values) for f in findings]
+def commands(findings: Sequence[Finding], root: Path, context: Context, mode: Mode) -> list[str]:
+    return [annotation(f, root, context, mode) for f in findings]

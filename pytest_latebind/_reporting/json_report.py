@@ -13,20 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._findings import Finding, relative_path, user_frames
+from .._findings import Finding
+from .._messages import Context, call_frames
 from .files import write_atomically
 
 VERSION = 1
 SCHEMA = Path(__file__).with_name("report.schema.json")
 
 
-def finding_to_json(finding: Finding, rootdir: str, show_values: bool) -> dict[str, Any]:
+def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
+    show_values = context.show_values
     return {
-        "file": relative_path(finding.file, rootdir),
+        "file": context.path(finding.file),
         "line": finding.line,
         "column": finding.column,
         "variable": finding.variable,
-        "kinds": list(finding.kinds),
+        "kinds": [str(kind) for kind in finding.kinds],
         "created_with": list(finding.created_with) if show_values else None,
         "seen": finding.seen if show_values else None,
         "closures": finding.closures,
@@ -35,16 +37,16 @@ def finding_to_json(finding: Finding, rootdir: str, show_values: bool) -> dict[s
         "outside_tests": finding.outside_tests,
         "site": {"kind": finding.site_kind, "name": finding.site_name},
         "fix": finding.fix,
-        "first_stale_call": [{**frame, "file": relative_path(frame["file"], rootdir)}
-                             for frame in user_frames(finding.stack, rootdir)],
+        "first_stale_call": [{**frame, "file": context.path(frame["file"])}
+                             for frame in call_frames(finding, context)],
     }
 
 
-def report(findings: Sequence[Finding], rootdir: str, show_values: bool) -> dict[str, Any]:
+def report(findings: Sequence[Finding], context: Context) -> dict[str, Any]:
     return {"version": VERSION,
             "tool": {"name": "pytest-latebind", "version": __version__},
-            "findings": [finding_to_json(f, rootdir, show_values) for f in findings]}
+            "findings": [finding_to_json(f, context) for f in findings]}
 
 
-def write(path: Path, findings: Sequence[Finding], rootdir: str, show_values: bool) -> None:
-    write_atomically(path, json.dumps(report(findings, rootdir, show_values), indent=2) + "\n")
+def write(path: Path, findings: Sequence[Finding], context: Context) -> None:
+    write_atomically(path, json.dumps(report(findings, context), indent=2) + "\n")

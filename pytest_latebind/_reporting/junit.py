@@ -26,29 +26,28 @@ import pytest
 
 from .. import _pytest_compat
 from .._findings import Finding
+from .._messages import Context
 from .json_report import finding_to_json
 
-CHOICES = ("suite", "testcase", "none")
 FINDING = "latebind.finding"
 COUNT = "latebind.findings"
 
 
-def _value(finding: Finding, rootdir: str, show_values: bool) -> str:
-    return json.dumps(finding_to_json(finding, rootdir, show_values), separators=(",", ":"))
+def _value(finding: Finding, context: Context) -> str:
+    return json.dumps(finding_to_json(finding, context), separators=(",", ":"))
 
 
-def case_properties(findings: Sequence[Finding], rootdir: str, show_values: bool) -> list[tuple[str, str]]:
-    return [(FINDING, _value(f, rootdir, show_values)) for f in findings]
+def case_properties(findings: Sequence[Finding], context: Context) -> list[tuple[str, str]]:
+    return [(FINDING, _value(f, context)) for f in findings]
 
 
-def add_suite_properties(config: pytest.Config, findings: Sequence[Finding], rootdir: str,
-                         show_values: bool) -> bool:
+def add_suite_properties(config: pytest.Config, findings: Sequence[Finding], context: Context) -> bool:
     """Add the merged findings to the suite; False when no JUnit file is being written."""
     xml = _pytest_compat.junit_xml(config)
     if xml is None:
         return False
     xml.add_global_property(COUNT, str(len(findings)))
-    for name, value in case_properties(findings, rootdir, show_values):
+    for name, value in case_properties(findings, context):
         xml.add_global_property(name, value)
     return True
 

@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from .._findings import SHARED_BINDING, STALE_CALL, Finding, user_frames
+from .. import __version__, _messages
+from .._findings import Finding
+from .._kinds import Kind, Mode
+from .._messages import Context, call_frames
 from .files import write_atomically
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -27,15 +29,15 @@ RULES_PAGE = DOCS_URL + "reference/reports/"
 SRCROOT = "%SRCROOT%"
 FINGERPRINT = "latebindSite/v1"
 
-_RULES: dict[str, dict[str, Any]] = {
-    STALE_CALL: {
+_RULES: dict[Kind, dict[str, Any]] = {
+    Kind.STALE_CALL: {
         "name": "LateBindingStaleCall",
         "short": "A closure made in a loop was called after the loop rebound its variable.",
         "full": "A lambda, def or async def made inside a loop reads the loop variable when it "
                 "runs, not when it was made. A closure made here was called while the variable "
                 "held a later value than the one it was made with: it computed with the wrong value.",
     },
-    SHARED_BINDING: {
+    Kind.SHARED_BINDING: {
         "name": "LateBindingSharedBinding",
         "short": "Closures made in a loop share one binding of the loop variable.",
         "full": "Two or more closures made here were still alive at the end of a test (or of the "
@@ -55,7 +57,7 @@ def rules() -> list[dict[str, Any]]:
     out = []
     for kind, rule in _RULES.items():
         out.append({
-            "id": kind,
+            "id": str(kind),
             "name": rule["name"],
             "shortDescription": {"text": rule["short"]},
             "fullDescription": {"text": rule["full"]},
@@ -102,43 +104,30 @@ def fingerprint(finding: Finding, root: Path) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def _message(finding: Finding, show_values: bool) -> str:
-    var = finding.variable
-    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
-    count = max(finding.closures, len(finding.created_with))
-    made = f"{count} closures made here share" if count >= 2 else "A closure made here reads"
-    text = f"{made} the loop variable '{var}' ({kinds})"
-    if show_values:
-        created = ", ".join(finding.created_with) or "?"
-        seen = "called while" if STALE_CALL in finding.kinds else "all of them now see"
-        text += f": created with {var}={created}; {seen} {var}={finding.seen}"
-    return f"{text}. Fix: bind the value when the closure is made, e.g. `{finding.fix}`."
-
-
-def result(finding: Finding, root: Path, rootdir: str, mode: str, show_values: bool) -> dict[str, Any]:
-    kind = STALE_CALL if STALE_CALL in finding.kinds else SHARED_BINDING
+def result(finding: Finding, root: Path, context: Context, mode: Mode) -> dict[str, Any]:
+    kind = Kind.STALE_CALL if Kind.STALE_CALL in finding.kinds else Kind.SHARED_BINDING
     properties: dict[str, Any] = {
         "variable": finding.variable,
-        "kinds": list(finding.kinds),
+        "kinds": [str(k) for k in finding.kinds],
         "tests": sorted(finding.tests),
         "outsideTests": finding.outside_tests,
         "closures": finding.closures,
         "staleCalls": finding.stale_calls,
         "site": {"kind": finding.site_kind, "name": finding.site_name},
     }
-    if show_values:
+    if context.show_values:
         properties["createdWith"] = list(finding.created_with)
         properties["seen"] = finding.seen
     out: dict[str, Any] = {
-        "ruleId": kind,
+        "ruleId": str(kind),
         "ruleIndex": list(_RULES).index(kind),
-        "level": "error" if mode == "fail" else "warning",
-        "message": {"text": _message(finding, show_values)},
+        "level": "error" if mode == Mode.FAIL else "warning",
+        "message": {"text": _messages.sarif_text(finding, context)},
         "locations": [_location(finding.file, finding.line, root, finding.column)],
         "partialFingerprints": {FINGERPRINT: fingerprint(finding, root)},
         "properties": properties,
     }
-    frames = user_frames(finding.stack, rootdir)
+    frames = call_frames(finding, context)
     if frames:
         out["stacks"] = [{
             "message": {"text": "first stale call"},
@@ -150,7 +139,7 @@ def result(finding: Finding, root: Path, rootdir: str, mode: str, show_values: b
     return out
 
 
-def report(findings: Sequence[Finding], rootdir: str, root: Path, mode: str, show_values: bool) -> dict[str, Any]:
+def report(findings: Sequence[Finding], context: Context, root: Path, mode: Mode) -> dict[str, Any]:
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -160,14 +149,13 @@ def report(findings: Sequence[Finding], rootdir: str, root: Path, mode: str, sho
                                 "rules": rules()}},
             "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
-            "results": [result(f, root, rootdir, mode, show_values) for f in findings],
+            "results": [result(f, root, context, mode) for f in findings],
         }],
     }
 
 
-def write(path: Path, findings: Sequence[Finding], rootdir: str, root: Path, mode: str,
-          show_values: bool) -> None:
-    text = json.dumps(report(findings, rootdir, root, mode, show_values), indent=2) + "\n"
+def write(path: Path, findings: Sequence[Finding], context: Context, root: Path, mode: Mode) -> None:
+    text = json.dumps(report(findings, context, root, mode), indent=2) + "\n"
     write_atomically(path, text)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._findings import STALE_CALL, Finding
+from .. import _messages
+from .._findings import Finding
+from .._messages import Context
 
 if TYPE_CHECKING:
     from .._session import LatebindRun
@@ -28,21 +30,8 @@ def header(run: LatebindRun) -> list[str]:
     return [f"latebind: every test, mode={settings.mode}, watching {watched}{tests}{values}"]
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def describe(finding: Finding, run: LatebindRun) -> list[str]:
-    kinds = ", ".join(k.replace("-", " ") for k in finding.kinds)
-    lines = [f"{finding.location(str(run.rootdir))}: {finding.site_kind} {finding.site_name}, "
-             f"loop variable {finding.variable!r} ({kinds})"]
-    var = finding.variable
-    if run.settings.show_values:
-        created = ", ".join(finding.created_with) or "?"
-        seen = "called while" if STALE_CALL in finding.kinds else "all now see"
-        lines.append(f"    created with {var}={created}; {seen} {var}={finding.seen}")
-    else:
-        lines.append("    values hidden (latebind_show_values = false)")
+def describe(finding: Finding, context: Context) -> list[str]:
+    lines = _messages.summary_lines(finding, context)
     if finding.tests:
         tests = sorted(finding.tests)
         more = f" and {len(tests) - _TESTS_SHOWN} more" if len(tests) > _TESTS_SHOWN else ""
@@ -54,9 +43,10 @@ def describe(finding: Finding, run: LatebindRun) -> list[str]:
 
 def one_line(run: LatebindRun) -> str:
     findings = run.findings
-    sites = [f"{f.location(str(run.rootdir))} {f.variable!r}" for f in findings[:_SITES_SHOWN]]
+    context = Context(run.rootdir, run.settings.show_values)
+    sites = [_messages.one_line(f, context) for f in findings[:_SITES_SHOWN]]
     more = f" and {len(findings) - _SITES_SHOWN} more" if len(findings) > _SITES_SHOWN else ""
-    line = f"latebind: {_plural(len(findings), 'late-binding closure')}: {', '.join(sites)}{more}"
+    line = f"latebind: {_messages.plural(len(findings), 'late-binding closure')}: {', '.join(sites)}{more}"
     reason = run.session_failure()
     return f"{line}; {reason}" if reason else line
 
@@ -70,7 +60,7 @@ def summary(reporter: Any, run: LatebindRun) -> None:
     if findings or run.lost_workers:
         reporter.write_sep("=", TITLE)
         for finding in findings:
-            for line in describe(finding, run):
+            for line in describe(finding, Context(run.rootdir, run.settings.show_values)):
                 reporter.write_line(line)
         for worker in run.lost_workers:
             reporter.write_line(f"worker {worker} went down before reporting: closures it found outside "

@@ -1,0 +1,108 @@
+"""Records -> findings: the one place a :class:`Finding` is built from what the recorder saw.
+
+The judge builds findings from a window (stale reads, and the closures still alive);
+``check()`` from the closures it is given.  Both go through here, so a finding is complete
+when built: kind, site, variable, the values as bounded reprs, the closures sharing the
+binding (at least one per value), the calls, the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from ._findings import Finding, short_repr
+from ._kinds import Kind
+from ._messages import Frame
+from ._recorder import (
+    MAX_VALUES,
+    PENDING,
+    Record,
+    SiteInfo,
+    StaleEvent,
+    Window,
+    baseline,
+    distinct,
+    group_by_binding,
+    read,
+    same_binding,
+)
+from ._scopes import Site
+
+try:  # only to hide their frames from stacks; the core never needs them
+    import _pytest as _pytest_pkg
+    import pluggy as pluggy_pkg
+except ImportError:  # pragma: no cover - used without pytest
+    _pytest_pkg = pluggy_pkg = None  # type: ignore[assignment]
+import pytest_latebind as pytest_latebind_pkg
+
+
+def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequence[Any], now: Any,
+            closures: int, stale_calls: int = 0, stack: list[Frame] | None = None,
+            tests: Sequence[str] = (), outside: bool = False) -> Finding:
+    """A finding of ``site`` for ``variable``; ``created`` and ``now`` are remembered values."""
+    shown = [short_repr(value) for value in created[:MAX_VALUES]]
+    return Finding(file=file, line=site.line, column=site.column, variable=variable,
+                   site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
+                   kinds=[kind], created_with=shown, seen=short_repr(now),
+                   closures=max(closures, len(shown)), stale_calls=stale_calls, stack=stack or [],
+                   tests=list(tests), outside_tests=outside)
+
+
+def seen_in(window: Window) -> dict[str, Any]:
+    """Where a window's findings were seen: in its test, or outside any (the session's)."""
+    return {"tests": [window.label] if window.label else [], "outside": window.label is None}
+
+
+def shared_bindings(info: SiteInfo, records: list[Record], *, made: int = 0, tests: Sequence[str] = (),
+                    outside: bool = False) -> list[Finding]:
+    """Closures of one site reading one binding of a loop variable, made with different values.
+
+    ``made``: how many closures the site made in all; it counts for a binding when the
+    records show only one (tracking stops at a bound, the count goes on).
+    """
+    found = []
+    for k, variable in enumerate(info.variables):
+        groups = group_by_binding(records, k)
+        for group in groups:
+            values = distinct([baseline(record, k) for record in group])
+            if len(group) >= 2 and len(values) >= 2:
+                closures = max(len(group), made if len(groups) == 1 else 0)
+                found.append(finding(info.site, info.file, variable, Kind.SHARED_BINDING, created=values,
+                                     now=read(group[0].refs[k]), closures=closures, tests=tests,
+                                     outside=outside))
+    return found
+
+
+def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding:
+    """The stale reads of one (site, variable) in ``window``; ``live``: the site's live records.
+
+    The values and the count are those of the binding the stale closures read: one site run
+    twice in a test (two loops) makes two bindings, each its own group of siblings.
+    """
+    k, info = event.variable, event.info
+    creations = window.creations.get(info, [])
+    mine = [values for refs, values in creations if same_binding(refs[k], event.ref)]
+    siblings = [r for r in live if same_binding(r.refs[k], event.ref)]
+    made = [values[k] for values in mine if values[k] is not PENDING]
+    created = distinct(made + [baseline(r, k) for r in siblings] + list(event.created))
+    # Creations are kept for the first few closures only: past them, when every one kept is
+    # of this binding, the site's count is the binding's.
+    closures = window.made_count.get(info, 0) if len(mine) == len(creations) else len(mine)
+    return finding(info.site, info.file, info.variables[k], Kind.STALE_CALL, created=created, now=event.now,
+                   closures=max(closures, len(siblings)), stale_calls=event.calls,
+                   stack=_user_frames(event.stack), **seen_in(window))
+
+
+_HIDDEN = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                for m in (pytest_latebind_pkg, _pytest_pkg, pluggy_pkg) if m is not None and m.__file__)
+
+
+def _user_frames(stack: traceback.StackSummary | None) -> list[Frame]:
+    """The stack of a stale call, innermost last, without pytest's, pluggy's and our frames."""
+    if not stack:
+        return []
+    return [Frame(file=os.path.abspath(f.filename), line=f.lineno or 0, function=f.name)
+            for f in stack if not os.path.abspath(f.filename).startswith(_HIDDEN)]

@@ -1,0 +1,182 @@
+"""The one place that words a finding: its title, values line, fix hint and call lines.
+
+Every report says a finding with these functions (the test's failure text, the terminal
+summary, GitHub annotations, SARIF, and the paths and values of the JSON report and JUnit
+properties), so their words and numbers cannot drift apart.  A finding is read through
+:class:`Worded`, the fields of ``_findings.Finding`` a message needs; a :class:`Context`
+says how to show it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypedDict
+
+from ._kinds import Kind
+
+MESSAGE_VALUES = 8  # creation values a message lists before "..."
+MESSAGE_FRAMES = 4  # innermost frames of the first stale call a message lists
+HIDDEN = "values hidden (latebind_show_values = false)"
+FIX_TAIL = "or functools.partial(...)"
+
+
+class Frame(TypedDict):
+    file: str  # absolute
+    line: int
+    function: str
+
+
+class Worded(Protocol):
+    """What a message reads of a finding."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def variable(self) -> str: ...
+    @property
+    def site_kind(self) -> str: ...
+    @property
+    def site_name(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+    @property
+    def kinds(self) -> Sequence[Kind]: ...
+    @property
+    def created_with(self) -> Sequence[str]: ...
+    @property
+    def seen(self) -> str | None: ...
+    @property
+    def closures(self) -> int: ...
+    @property
+    def stack(self) -> Sequence[Frame]: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """How to show findings: paths relative to ``root`` (absolute when None or outside it),
+    and the values the closures were made with and see, or not."""
+
+    root: str | os.PathLike[str] | None = None
+    show_values: bool = True
+
+    def path(self, file: str) -> str:
+        return relative_path(file, self.root)
+
+
+# -- the parts ----------------------------------------------------------------------------
+def count(finding: Worded) -> int:
+    """How many closures share the binding: the finding's own count, as every report states it
+    (merged from several tests, the most any one made; not the values, which add up)."""
+    return finding.closures
+
+
+def plural(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def kinds(finding: Worded, sep: str = "; ") -> str:
+    return sep.join(kind.words for kind in finding.kinds)
+
+
+def location(finding: Worded, context: Context) -> str:
+    return f"{context.path(finding.file)}:{finding.line}"
+
+
+def title(finding: Worded, context: Context) -> str:
+    where, var = location(finding, context), finding.variable
+    if count(finding) >= 2:
+        return f"{count(finding)} closures created at {where} share the loop variable {var!r}"
+    return f"a closure created at {where} reads the loop variable {var!r} after the loop rebound it"
+
+
+def values(finding: Worded, context: Context, *, with_kinds: bool = True) -> str:
+    """``created with i=0, 1; called while i=1 (stale call)``, or that the values are hidden."""
+    suffix = f" ({kinds(finding)})" if with_kinds else ""
+    if not context.show_values:
+        return HIDDEN + suffix
+    var = finding.variable
+    shown = finding.created_with[:MESSAGE_VALUES]
+    more = ", ..." if len(finding.created_with) > len(shown) else ""
+    state = "called while" if Kind.STALE_CALL in finding.kinds else "all of them now see"
+    now = f"{state} {var}={finding.seen}"
+    # check() on closures that were not instrumented cannot know their creation values.
+    return (f"created with {var}={', '.join(shown)}{more}; {now}" if shown else now) + suffix
+
+
+def fix_hint(finding: Worded) -> str:
+    return f"bind the value when the closure is made, e.g. `{finding.fix}`"
+
+
+def fix_lines(finding: Worded) -> list[str]:
+    return [f"  fix: {fix_hint(finding)}", f"       {FIX_TAIL}"]
+
+
+def call_frames(finding: Worded, context: Context) -> list[Frame]:
+    """The first stale call's frames of the project (under the root), or all if none is."""
+    stack = list(finding.stack)
+    if context.root is None:
+        return stack
+    root = os.path.join(os.path.abspath(context.root), "")
+    mine = [f for f in stack if f["file"].startswith(root) and "site-packages" not in f["file"]]
+    return mine or stack
+
+
+def call_lines(finding: Worded, context: Context) -> list[str]:
+    frames = call_frames(finding, context)[-MESSAGE_FRAMES:]
+    if not frames:
+        return []
+    return ["  first stale call:",
+            *(f"    {context.path(f['file'])}:{f['line']} in {f['function']}" for f in frames)]
+
+
+# -- whole texts ----------------------------------------------------------------------------
+def message(finding: Worded, context: Context) -> str:
+    """The failure text, in the shape of pytest's own ``E   Error: ...`` lines."""
+    return "\n".join([title(finding, context), f"  {values(finding, context)}", *fix_lines(finding),
+                      *call_lines(finding, context)])
+
+
+def messages(findings: Sequence[Worded], context: Context) -> str:
+    return "\n".join(message(f, context) for f in findings)
+
+
+def summary_lines(finding: Worded, context: Context) -> list[str]:
+    """The finding in the terminal summary: where, what, and the values line."""
+    return [f"{location(finding, context)}: {finding.site_kind} {finding.site_name}, loop variable "
+            f"{finding.variable!r} ({kinds(finding, ', ')})",
+            f"    {plural(count(finding), 'closure')}: {values(finding, context, with_kinds=False)}"]
+
+
+def one_line(finding: Worded, context: Context) -> str:
+    """The finding in a quiet run's one line."""
+    return f"{location(finding, context)} {finding.variable!r}"
+
+
+def headline(finding: Worded) -> str:
+    """A GitHub annotation's title."""
+    return f"late-binding closure: '{finding.variable}' ({kinds(finding, ', ')})"
+
+
+def sarif_text(finding: Worded, context: Context) -> str:
+    """A SARIF result's message: one sentence per part, the location given elsewhere."""
+    made = f"{count(finding)} closures made here share" if count(finding) >= 2 else "A closure made here reads"
+    text = f"{made} the loop variable '{finding.variable}' ({kinds(finding, ', ')})"
+    if context.show_values:
+        text += f": {values(finding, context, with_kinds=False)}"
+    return f"{text}. Fix: {fix_hint(finding)}."
+
+
+def relative_path(file: str, root: str | os.PathLike[str] | None) -> str:
+    """Posix path relative to ``root``, or absolute when the file lies outside it."""
+    if root is not None:
+        try:
+            rel = os.path.relpath(file, root)
+        except ValueError:  # another drive, on Windows
+            rel = None
+        if rel is not None and not rel.startswith(os.pardir):
+            return rel.replace(os.sep, "/")
+    return os.path.normpath(os.path.abspath(file)).replace(os.sep, "/")
