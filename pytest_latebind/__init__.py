@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._cells import check as _check
+from ._cells import raise_for as _raise_for
 from ._errors import LateBindingError
 from ._findings import Finding
 
@@ -24,10 +26,7 @@ if TYPE_CHECKING:
 def check(callables: Iterable[Any]) -> None:
     """Raise :class:`LateBindingError` if sibling closures among ``callables`` share a loop
     variable.  The same as the ``latebind`` fixture's ``check``, usable outside pytest."""
-    from ._cells import check as _check
-    from ._cells import raise_for
-
-    raise_for(_check(callables))
+    _raise_for(_check(callables))
 
 
 def __getattr__(name: str) -> Any:

@@ -36,7 +36,6 @@ try:  # only to hide their frames from stacks; the core never needs them
     import pluggy as pluggy_pkg
 except ImportError:  # pragma: no cover - used without pytest
     _pytest_pkg = pluggy_pkg = None  # type: ignore[assignment]
-import pytest_latebind as pytest_latebind_pkg
 
 
 def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequence[Any], now: Any,
@@ -96,8 +95,9 @@ def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding
                    stack=_user_frames(event.stack), **seen_in(window))
 
 
-_HIDDEN = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-                for m in (pytest_latebind_pkg, _pytest_pkg, pluggy_pkg) if m is not None and m.__file__)
+_HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,  # this package's own frames
+           *(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+             for m in (_pytest_pkg, pluggy_pkg) if m is not None and m.__file__))
 
 
 def _user_frames(stack: traceback.StackSummary | None) -> list[Frame]:

@@ -18,6 +18,7 @@ import pytest
 
 from ._kinds import Mode
 
+MARKER = "latebind"  # @pytest.mark.latebind: watch this test
 JUNIT_PROPERTIES = ("suite", "testcase", "none")  # see _reporting/junit.py
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from ._findings import Finding
+from ._judge import judge
 from ._recorder import RECORDER, Window
 
 
@@ -37,3 +39,13 @@ class Windows:
         window = Window(nodeid) if nodeid is not None and not self.stopped else None
         with RECORDER.recording(window):
             yield window
+
+    def judge_test(self, window: Window | None, *, shared: bool) -> list[Finding]:
+        """A test's findings so far; its stale closures' siblings may be the session's."""
+        if window is None or self.stopped:
+            return []
+        return judge(window, shared=shared, context=self.session)
+
+    def judge_session(self) -> list[Finding]:
+        """Findings made outside any test (import time), judged at the end of the session."""
+        return [] if self.stopped else judge(self.session, shared=True)

@@ -1,4 +1,5 @@
-"""The pytest hooks of pytest-latebind, and nothing else: each hands over to ``_session``."""
+"""The pytest hooks of pytest-latebind, in the order pytest calls them, and nothing else:
+each hands over to the run (``_session``) and its parts."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ from typing import Any
 
 import pytest
 
+from . import _verdict
 from ._errors import LateBindingError
 from ._findings import Finding, merged
 from ._fixture import Latebind
-from ._kinds import Mode
-from ._options import add_options
+from ._options import MARKER, add_options
 from ._recorder import Window
 from ._reporting import terminal
-from ._session import MARKER, LatebindRun, validate_report
+from ._session import LatebindRun, check_marker
 
 RUN = pytest.StashKey[LatebindRun]()
-_FINDINGS = pytest.StashKey[list[Finding]]()
-_CALLED = pytest.StashKey[bool]()
 _WINDOW = pytest.StashKey[Window | None]()  # the test's own, while its protocol runs
+_CALLED = pytest.StashKey[bool]()
+_FINDINGS = pytest.StashKey[list[Finding]]()
 _RAISED = pytest.StashKey[LateBindingError]()  # the error the plugin itself failed the test with
 
 
@@ -47,13 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if RUN not in config.stash:  # the plugin was registered after start-up (-p, pytester)
         config.stash[RUN] = LatebindRun.start(config)
     run = config.stash[RUN]
-    validate_report(run)
+    run.check_reports()
     config.pluginmanager.register(_Reports(run), "latebind-reports")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = _run(config)
-    return terminal.header(run) if run is not None else []
+    return terminal.header(run.settings) if run is not None else []
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -70,12 +71,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
             run.maybe_install_for(file_path)
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = _run(item.config)
-    if run is not None:
-        run.check_marker(item)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     run = _run(item.config)
@@ -87,6 +82,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     with run.windows.test(label) as window:
         item.stash[_WINDOW] = window
         return (yield)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _run(item.config) is not None:
+        check_marker(item)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -117,15 +117,14 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
-        findings = run.judge_test(item.stash.get(_WINDOW, None), shared=shared)
+        findings = run.windows.judge_test(item.stash.get(_WINDOW, None), shared=shared)
         # One finding per (site, variable): check() and the judge may both see one site.
-        item.stash[_FINDINGS] = merged([*findings, *run.take_checked(item.nodeid)])
-    if findings and fail:
-        if run.settings.mode == Mode.FAIL:
-            error = LateBindingError(run.messages(findings), findings)
+        item.stash[_FINDINGS] = merged([*findings, *run.results.take_checked(item.nodeid)])
+    if fail:
+        error = _verdict.judge_test(findings, run.settings.mode, run.context)
+        if error is not None:
             item.stash[_RAISED] = error
             raise error
-        run.warn_findings(findings)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -137,18 +136,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         with run.guard("pytest_runtest_makereport"):
             del item.stash[_FINDINGS]
             report.latebind_findings = [f.to_dict() for f in findings]  # type: ignore[attr-defined]
-            run.case_properties(item, report, findings)
-            excinfo = call.excinfo
-            # Our own verdict has no useful traceback (it is raised from a hook); one raised
-            # by check() or assert_distinct() in the test keeps pytest's usual display.
-            if excinfo is not None and excinfo.value is item.stash.get(_RAISED, None) and report.failed:
-                report.longrepr = f"{excinfo.typename}: {excinfo.value}"
-            elif report.failed:
-                # Not those the test's own LateBindingError (from check()) states already.
-                stated = {f.key for f in getattr(excinfo.value if excinfo else None, "findings", ())}
-                unstated = [f for f in findings if f.key not in stated]
-                if unstated:
-                    report.sections.append(("late-binding closures", run.messages(unstated)))
+            run.results.case_properties(item, report, findings)
+            _verdict.state_in_report(report, call.excinfo, item.stash.get(_RAISED, None), findings, run.context)
     return report
 
 
@@ -161,13 +150,13 @@ class _Reports:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         found = getattr(report, "latebind_findings", None)
         if found:
-            self.run.add_test_findings(found)
+            self.run.results.add_test_findings(found)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         # pytest-xdist, on the controller: a worker finished (or crashed).
         with self.run.guard("pytest_testnodedown"):
-            self.run.worker_down(node)
+            self.run.results.worker_down(node)
 
 
 # tryfirst: before pytest's JUnit writer, which writes its file in this hook.
@@ -177,16 +166,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     with run.guard("pytest_sessionfinish"):
-        run.write_reports(run.finish())
-    session.exitstatus = run.exit_status(session.exitstatus)
+        run.finish()
+    session.exitstatus = _verdict.exit_status(session.exitstatus, run.session_failure())
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = _run(config)
     if run is not None:
         with run.guard("pytest_terminal_summary"):
-            terminal.summary(terminalreporter, run)
-            for line in run.annotations():
+            terminal.summary(terminalreporter, run.results, run.session_failure())
+            for line in run.results.annotations():
                 terminalreporter.write_line(line)
 
 
@@ -208,5 +197,5 @@ def latebind(request: pytest.FixtureRequest) -> Latebind:
     if run is None:
         return Latebind(node=request.node)
     nodeid = request.node.nodeid
-    return Latebind(str(run.rootdir), run.settings.show_values,
-                    report=lambda findings: run.checked(nodeid, findings), node=request.node)
+    return Latebind(rootdir=str(run.config.rootpath), show_values=run.settings.show_values,
+                    report=lambda findings: run.results.add_checked(nodeid, findings), node=request.node)

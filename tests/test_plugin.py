@@ -522,8 +522,8 @@ def test_marker_with_arguments_is_a_clear_error(pytester: pytest.Pytester) -> No
 
 def test_this_suite_never_spells_the_marker() -> None:
     # A test file whose source spells the marker makes a marker-only run install the import
-    # hook, which would instrument this project's own tests (see _session.maybe_install_for).
-    from pytest_latebind._session import _MARKER_IN_SOURCE
+    # hook, which would instrument this project's own tests (see _hookinstall.HookInstall.maybe_install_for).
+    from pytest_latebind._hookinstall import _MARKER_IN_SOURCE
 
     here = Path(__file__).parent
     spelled = [p.name for p in [*here.glob("*.py"), here.parent / "conftest.py"]

@@ -6,22 +6,20 @@ Quiet runs (``-q``) get one line at most; a run with the plugin loaded but not w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _messages
 from .._findings import Finding
 from .._messages import Context
-
-if TYPE_CHECKING:
-    from .._session import LatebindRun
+from .._options import Settings
+from .results import Results
 
 TITLE = "late-binding closures"
 _TESTS_SHOWN = 5
 _SITES_SHOWN = 3
 
 
-def header(run: LatebindRun) -> list[str]:
-    settings = run.settings
+def header(settings: Settings) -> list[str]:
     if not settings.enabled:
         return []  # marked tests are still watched; a finding in one shows in the summary
     watched = ", ".join(settings.modules) if settings.modules else "modules under the rootdir"
@@ -41,33 +39,30 @@ def describe(finding: Finding, context: Context) -> list[str]:
     return lines
 
 
-def one_line(run: LatebindRun) -> str:
-    findings = run.findings
-    context = Context(run.rootdir, run.settings.show_values)
+def one_line(findings: list[Finding], context: Context, failure: str | None) -> str:
     sites = [_messages.one_line(f, context) for f in findings[:_SITES_SHOWN]]
     more = f" and {len(findings) - _SITES_SHOWN} more" if len(findings) > _SITES_SHOWN else ""
     line = f"latebind: {_messages.plural(len(findings), 'late-binding closure')}: {', '.join(sites)}{more}"
-    reason = run.session_failure()
-    return f"{line}; {reason}" if reason else line
+    return f"{line}; {failure}" if failure else line
 
 
-def summary(reporter: Any, run: LatebindRun) -> None:
-    findings = run.findings
+def summary(reporter: Any, results: Results, failure: str | None) -> None:
+    """The summary section; ``failure``: why the session fails, if it does for findings."""
+    findings = results.findings
     if reporter.config.get_verbosity() < 0:
         if findings:
-            reporter.write_line(one_line(run))
+            reporter.write_line(one_line(findings, results.context, failure))
         return
-    if findings or run.lost_workers:
+    if findings or results.lost_workers:
         reporter.write_sep("=", TITLE)
         for finding in findings:
-            for line in describe(finding, Context(run.rootdir, run.settings.show_values)):
+            for line in describe(finding, results.context):
                 reporter.write_line(line)
-        for worker in run.lost_workers:
+        for worker in results.lost_workers:
             reporter.write_line(f"worker {worker} went down before reporting: closures it found outside "
                                 "tests (at import time) are missing; its tests' findings are above",
                                 yellow=True)
-        reason = run.session_failure()
-        if reason:
-            reporter.write_line(reason, red=True, bold=True)
-    for label, path in run.written:
+        if failure:
+            reporter.write_line(failure, red=True, bold=True)
+    for label, path in results.written:
         reporter.write_sep("-", f"generated latebind {label}: {path}")

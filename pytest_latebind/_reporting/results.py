@@ -1,0 +1,100 @@
+"""The results of a run: every finding from wherever it was seen, merged once at the end,
+then written to the report files the settings ask for (by the controller; an xdist worker
+hands its findings over instead)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .._findings import Finding
+from .._messages import Context
+from .._options import Settings
+from . import github, json_report, junit, sarif, xdist
+from .collect import Collector
+from .files import source_root
+
+
+@dataclass
+class Reports:
+    """Where the run writes its reports (resolved and checked before the tests run)."""
+
+    json: Path | None = None
+    sarif: Path | None = None
+
+
+@dataclass
+class Results:
+    config: pytest.Config
+    settings: Settings
+    context: Context
+    reports: Reports = field(default_factory=Reports)
+    collector: Collector = field(default_factory=Collector)  # every finding, merged once at the end
+    findings: list[Finding] = field(default_factory=list)  # merged, sorted: what every report shows
+    written: list[tuple[str, Path]] = field(default_factory=list)  # (what, where): reports written
+    lost_workers: list[str] = field(default_factory=list)  # xdist workers down without reporting
+    checked: dict[str, list[Finding]] = field(default_factory=dict)  # check()'s, per test
+
+    # -- collecting ----------------------------------------------------------------------
+    def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
+        """Findings of ``latebind.check()``: reported, not failed on again (check raised)."""
+        self.checked.setdefault(nodeid, []).extend(findings)
+
+    def take_checked(self, nodeid: str) -> list[Finding]:
+        return [finding.copy(tests=[nodeid]) for finding in self.checked.pop(nodeid, [])]
+
+    def add_test_findings(self, found: list[dict[str, Any]]) -> None:
+        self.collector.add_tests(found)
+
+    def add_outside(self, found: list[Finding]) -> None:
+        self.collector.add_outside(found)
+
+    def worker_down(self, node: Any) -> None:
+        found = xdist.receive(node)
+        if found is None:
+            self.lost_workers.append(xdist.worker_id(node))
+        else:
+            self.collector.add_outside(found)
+
+    def case_properties(self, item: pytest.Item, report: pytest.TestReport, findings: list[Finding]) -> None:
+        """``latebind_junit_properties = testcase``: on the teardown report, which is the one
+        pytest's JUnit writer reads ``user_properties`` from (and which xdist forwards)."""
+        if self.settings.junit_properties != "testcase":
+            return
+        found = junit.case_properties(findings, self.context)
+        (report.user_properties if report.when == "teardown" else item.user_properties).extend(found)
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, outside: list[Finding], warn: Callable[[str], None]) -> None:
+        if xdist.is_worker(self.config):
+            xdist.send(self.config, outside)
+            return
+        self.findings = findings = self.collector.merged()
+        context, mode = self.context, self.settings.mode
+        if self.reports.json is not None:
+            self._write("JSON report", self.reports.json, lambda path: json_report.write(path, findings, context),
+                        warn)
+        if self.reports.sarif is not None:
+            root = source_root(self.config.rootpath)
+            self._write("SARIF report", self.reports.sarif,
+                        lambda path: sarif.write(path, findings, context, root, mode), warn)
+        if self.settings.junit_properties == "suite":
+            junit.add_suite_properties(self.config, findings, context)
+
+    def _write(self, what: str, path: Path, write: Callable[[Path], None], warn: Callable[[str], None]) -> None:
+        try:
+            write(path)
+        except OSError as exc:  # the disk, not a bug of ours: say so, and keep the results
+            warn(f"could not write the {what} to {path}: {exc}; the test results stand")
+        else:
+            self.written.append((what, path))
+
+    def annotations(self) -> list[str]:
+        """GitHub Actions workflow commands, one per finding, when running there."""
+        if not github.enabled() or xdist.is_worker(self.config):
+            return []
+        return github.commands(self.findings, source_root(self.config.rootpath), self.context, self.settings.mode)
