@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.errors import InvalidArgument
 
-from . import _cells, _messages
+from . import _cells, _hypothesis_compat, _messages
 from ._errors import LateBindingError
 from ._findings import Finding, describe, short_repr
 from ._judge import judge
@@ -100,7 +100,7 @@ def assert_distinct(
     confirm.__name__ = confirm.__qualname__ = short if short.isidentifier() else "factory"
     # The database key: one per test node id (and factory), as Hypothesis's pytest plugin
     # keys parametrized tests; the digest also covers confirm's own source.
-    confirm._hypothesis_internal_add_digest = _database_key(context.node_id, factory)  # type: ignore[attr-defined]
+    _hypothesis_compat.key_database(confirm, _database_key(context.node_id, factory))
     parent = settings if settings is not None else Settings()  # the current profile
     # One failure, one message: a second distinct bug would come as an ExceptionGroup.  No
     # explain phase: it traces every shrink step (about half a second on a trivial factory)
@@ -137,13 +137,7 @@ def _run(test: Callable[[], None], context: Context, name: str) -> None:
     if sink is None:
         test()
         return
-    from hypothesis.statistics import collector, describe_statistics
-
-    def note(stats: Any) -> None:
-        stats["nodeid"] = f"{context.node_id or 'latebind'} (assert_distinct of {name})"
-        sink(describe_statistics(stats))
-
-    with collector.with_value(note):  # type: ignore[arg-type]  # typed as DynamicVariable[None]
+    with _hypothesis_compat.statistics(f"{context.node_id or 'latebind'} (assert_distinct of {name})", sink):
         test()
 
 

@@ -28,7 +28,7 @@ class HookInstall:
         if self.hook is not None:
             return
         policy = WatchPolicy(self.config.rootpath, self.settings.modules, self.settings.test_modules)
-        rewrite = _pytest_compat.rewrite_hook(self.config)
+        rewrite = _pytest_compat.rewrite_hook(self.config, self.warn)
         # Test modules collected before a marker-only run met its first marked test file are
         # not worth a warning: what matters is the code under test.
         early = [name for name in imported_before(policy) if rewrite is None or not rewrite.rewrote(name)]

@@ -20,7 +20,7 @@ in the JSON report (compact JSON), so a JUnit reader needs no second file.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -41,9 +41,10 @@ def case_properties(findings: Sequence[Finding], context: Context) -> list[tuple
     return [(FINDING, _value(f, context)) for f in findings]
 
 
-def add_suite_properties(config: pytest.Config, findings: Sequence[Finding], context: Context) -> bool:
+def add_suite_properties(config: pytest.Config, findings: Sequence[Finding], context: Context,
+                         warn: Callable[[str], None]) -> bool:
     """Add the merged findings to the suite; False when no JUnit file is being written."""
-    xml = _pytest_compat.junit_xml(config)
+    xml = _pytest_compat.junit_xml(config, warn)
     if xml is None:
         return False
     xml.add_global_property(COUNT, str(len(findings)))

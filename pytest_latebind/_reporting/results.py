@@ -83,7 +83,7 @@ class Results:
             self._write("SARIF report", self.reports.sarif,
                         lambda path: sarif.write(path, findings, context, root, mode), warn)
         if self.settings.junit_properties == "suite":
-            junit.add_suite_properties(self.config, findings, context)
+            junit.add_suite_properties(self.config, findings, context, warn)
 
     def _write(self, what: str, path: Path, write: Callable[[Path], None], warn: Callable[[str], None]) -> None:
         try:
