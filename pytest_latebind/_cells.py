@@ -49,7 +49,7 @@ def check(callables: Iterable[Any]) -> list[Finding]:
     return findings
 
 
-def raise_for(findings: list[Finding], rootdir: str | None = None, show_values: bool = True) -> None:
+def raise_for(findings: list[Finding], *, rootdir: str | None = None, show_values: bool = True) -> None:
     __tracebackhide__ = True  # pytest shows the user's line, not ours
     if findings:
         raise LateBindingError(_messages.messages(findings, _messages.Context(rootdir, show_values)), findings)

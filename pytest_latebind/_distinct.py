@@ -76,6 +76,18 @@ def assert_distinct(
     """The implementation of :meth:`pytest_latebind._fixture.Latebind.assert_distinct`."""
     __tracebackhide__ = True
     context = context or Context()
+    _refuse_nesting()
+    call_args, call_kwargs = _check_arguments(factory, args, kwargs, values, key, min_size,
+                                              max_size, expected, settings)
+    name = _name(factory)
+    example = _Example(factory, name, call_args, call_kwargs, key, expected)
+    test = _inner_test(example, _strategy(values, min_size, max_size), settings,
+                       _database_key(context.node_id, factory))
+    _confirm(test, example, context)
+
+
+def _refuse_nesting() -> None:
+    __tracebackhide__ = True
     if currently_in_test_context():
         raise InvalidArgument(
             "latebind.assert_distinct() was called inside a Hypothesis test (@given or a state "
@@ -83,31 +95,40 @@ def assert_distinct(
             "from a plain test function, or, inside your own @given test, draw the loop's "
             "values from pytest_latebind.strategies (e.g. loop_ranges()) and compare the "
             "callbacks' results yourself.")
-    call_args, call_kwargs = _check_arguments(factory, args, kwargs, values, key, min_size,
-                                              max_size, expected, settings)
+
+
+def _strategy(values: st.SearchStrategy[Any] | None, min_size: int, max_size: int | None) -> st.SearchStrategy[Any]:
+    """The loops to try: ranges by default, else lists of the given values."""
     size = DEFAULT_MAX_SIZE if max_size is None else max_size
-    strategy = (loop_ranges(min_size, size) if values is None
-                else loop_values(values, min_size=min_size, max_size=size))
-    name = _name(factory)
-    example = _Example(factory, name, call_args, call_kwargs, key, expected)
+    return (loop_ranges(min_size, size) if values is None
+            else loop_values(values, min_size=min_size, max_size=size))
+
+
+def _inner_test(example: _Example, strategy: st.SearchStrategy[Any], settings: Settings | None,
+                database_key: bytes) -> Callable[[], None]:
+    """An ordinary ``@given`` test that runs ``example`` on each loop Hypothesis draws."""
 
     def confirm(values: Any) -> None:
         __tracebackhide__ = True
         example.run(values)
 
     # Hypothesis names the failing example after the test: make it read as the factory's call.
-    short = name.rsplit(".", 1)[-1]
+    short = example.name.rsplit(".", 1)[-1]
     confirm.__name__ = confirm.__qualname__ = short if short.isidentifier() else "factory"
     # The database key: one per test node id (and factory), as Hypothesis's pytest plugin
     # keys parametrized tests; the digest also covers confirm's own source.
-    _hypothesis_compat.key_database(confirm, _database_key(context.node_id, factory))
+    _hypothesis_compat.key_database(confirm, database_key)
     parent = settings if settings is not None else Settings()  # the current profile
     # One failure, one message: a second distinct bug would come as an ExceptionGroup.  No
     # explain phase: it traces every shrink step (about half a second on a trivial factory)
     # to annotate an exception that, for agreeing callbacks, is replaced by our message.
     phases = tuple(phase for phase in parent.phases if phase is not Phase.explain)
-    test = Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
+    return Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
 
+
+def _confirm(test: Callable[[], None], example: _Example, context: Context) -> None:
+    """Run the inner test; raise what its failure, or a stale read it saw, says."""
+    __tracebackhide__ = True
     # The examples run in a window of their own: the recorder (under --latebind) sees every
     # closure the factory makes in hundreds of loops, and the test's own window would report
     # them all as one finding made with hundreds of values.  A failure is told by check() on
@@ -116,7 +137,7 @@ def assert_distinct(
     inner = Window(outer.label) if outer is not None else None
     try:
         with RECORDER.recording(inner):
-            _run(test, context, name)
+            _run(test, context, example.name)
     except _Agreed as failure:
         callbacks, failure.callbacks = failure.callbacks, []  # do not keep them alive
         _fail(failure, callbacks, context)
@@ -128,7 +149,7 @@ def assert_distinct(
             raise exc.with_traceback(_without_our_frames(exc.__traceback__))  # noqa: B904 - as it was
         raise error from None
     if inner is not None:
-        _raise_stale(judge(inner, shared=False), name, context)
+        _raise_stale(judge(inner, shared=False), example.name, context)
 
 
 def _run(test: Callable[[], None], context: Context, name: str) -> None:

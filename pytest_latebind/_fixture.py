@@ -22,7 +22,7 @@ class Latebind:
 
     error = LateBindingError
 
-    def __init__(self, rootdir: str | None = None, show_values: bool = True,
+    def __init__(self, *, rootdir: str | None = None, show_values: bool = True,
                  report: Callable[[list[Finding]], None] | None = None, node: Any = None) -> None:
         self._rootdir = rootdir
         self._show_values = show_values
@@ -44,7 +44,7 @@ class Latebind:
         findings = _cells.check(callables)
         if findings and self._report is not None:
             self._report(findings)
-        _cells.raise_for(findings, self._rootdir, self._show_values)
+        _cells.raise_for(findings, rootdir=self._rootdir, show_values=self._show_values)
 
     def assert_distinct(
         self,

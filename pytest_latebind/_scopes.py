@@ -62,7 +62,6 @@ class Site:
 @dataclass(eq=False)
 class _Scope:
     kind: str  # module, class, function, comprehension, annotation (PEP 695)
-    node: ast.AST
     parent: _Scope | None
     bound: set[str] = field(default_factory=set)
     declared_global: set[str] = field(default_factory=set)
@@ -127,7 +126,6 @@ class _Analyzer:
     """One walk over the module: scopes, bindings, uses, and the loops around each function."""
 
     def __init__(self) -> None:
-        self.module: _Scope | None = None
         self.scope_of: dict[int, _Scope] = {}
         self.loops_around: dict[int, list[_Loop]] = {}
         self.binders: dict[int, set[str]] = {}  # names bound by the statement that creates a site
@@ -153,8 +151,7 @@ class _Analyzer:
 
     # -- the walk -------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
-        self.module = _Scope("module", tree, None)
-        self.body(tree.body, self.module, [])
+        self.body(tree.body, _Scope("module", None), [])
 
     def body(self, stmts: list[ast.stmt], scope: _Scope, loops: list[_Loop]) -> None:
         for stmt in stmts:
@@ -163,35 +160,11 @@ class _Analyzer:
     def stmt(self, node: ast.stmt, scope: _Scope, loops: list[_Loop]) -> None:
         self.position = (node.lineno, node.col_offset)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for expr in node.decorator_list:
-                self.expr(expr, scope, loops)
-            self.function(node, scope, loops)
-            self.bind(node.name, scope, loops)
-            self.binders[id(node)] = {node.name}
+            self.def_stmt(node, scope, loops)
         elif isinstance(node, ast.ClassDef):
-            for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
-                self.expr(expr, scope, loops)
-            inner = self.new_scope("class", node, self.type_params(node, scope))
-            # A class body runs at once, so a class made in a loop is still in that loop.
-            self.body(node.body, inner, loops)
-            self.bind(node.name, scope, loops)
-        elif isinstance(node, (ast.For, ast.AsyncFor)):
-            self.expr(node.iter, scope, loops)
-            loop = _Loop(scope)
-            inner_loops = [*loops, loop]
-            self.header = loop
-            self.bind_target(node.target, scope, inner_loops)
-            self.header = None
-            self.body(node.body, scope, inner_loops)
-            self.body(node.orelse, scope, loops)
-        elif isinstance(node, ast.While):
-            loop = _Loop(scope)
-            inner_loops = [*loops, loop]
-            self.header = loop
-            self.expr(node.test, scope, inner_loops)
-            self.header = None
-            self.body(node.body, scope, inner_loops)
-            self.body(node.orelse, scope, loops)
+            self.class_stmt(node, scope, loops)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            self.loop_stmt(node, scope, loops)
         elif (type_alias := type_alias_name(node)) is not None:
             self.bind(type_alias, scope, loops)  # `type X = ...` rebinds X every time it runs
             self.generic(node, scope, loops)
@@ -204,23 +177,56 @@ class _Analyzer:
                 if alias.name != "*":
                     self.bind(alias.asname or alias.name.split(".")[0], scope, loops)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            value = node.value
-            if isinstance(node, ast.AugAssign):
-                scope.uses.extend(_target_names(node.target))
-            if value is not None:
-                self.expr(value, scope, loops, binders=set().union(*map(set, map(_target_names, targets))))
-            if isinstance(node, ast.AnnAssign) and node.value is None and isinstance(node.target, ast.Name):
-                self.expr(node.annotation, scope, loops)
-                scope.bound.add(node.target.id)  # makes the name local, but assigns nothing
-                return
-            for target in targets:
-                self.bind_target(target, scope, loops)
-                self.expr(target, scope, loops)
-            if isinstance(node, ast.AnnAssign):
-                self.expr(node.annotation, scope, loops)
+            self.assign_stmt(node, scope, loops)
         else:
             self.generic(node, scope, loops)
+
+    def def_stmt(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: _Scope, loops: list[_Loop]) -> None:
+        for expr in node.decorator_list:
+            self.expr(expr, scope, loops)
+        self.function(node, scope, loops)
+        self.bind(node.name, scope, loops)
+        self.binders[id(node)] = {node.name}
+
+    def class_stmt(self, node: ast.ClassDef, scope: _Scope, loops: list[_Loop]) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.expr(expr, scope, loops)
+        inner = self.new_scope("class", node, self.type_params(node, scope))
+        # A class body runs at once, so a class made in a loop is still in that loop.
+        self.body(node.body, inner, loops)
+        self.bind(node.name, scope, loops)
+
+    def loop_stmt(self, node: ast.For | ast.AsyncFor | ast.While, scope: _Scope, loops: list[_Loop]) -> None:
+        """A loop: its header (a for's target, a while's test) binds first in every round."""
+        if not isinstance(node, ast.While):
+            self.expr(node.iter, scope, loops)  # once, before the loop
+        loop = _Loop(scope)
+        inner_loops = [*loops, loop]
+        self.header = loop
+        if isinstance(node, ast.While):
+            self.expr(node.test, scope, inner_loops)
+        else:
+            self.bind_target(node.target, scope, inner_loops)
+        self.header = None
+        self.body(node.body, scope, inner_loops)
+        self.body(node.orelse, scope, loops)
+
+    def assign_stmt(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign, scope: _Scope,
+                    loops: list[_Loop]) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if isinstance(node, ast.AugAssign):
+            scope.uses.extend(_target_names(node.target))
+        if node.value is not None:
+            self.expr(node.value, scope, loops, binders=set().union(*map(set, map(_target_names, targets))))
+        if isinstance(node, ast.AnnAssign) and node.value is None and isinstance(node.target, ast.Name):
+            self.expr(node.annotation, scope, loops)
+            scope.bound.add(node.target.id)  # makes the name local, but assigns nothing
+            return
+        for target in targets:
+            self.bind_target(target, scope, loops)
+            self.expr(target, scope, loops)
+        if isinstance(node, ast.AnnAssign):
+            self.expr(node.annotation, scope, loops)
 
     def generic(self, node: ast.AST, scope: _Scope, loops: list[_Loop]) -> None:
         """Statements and expressions with no scope of their own: bind what they bind, walk on."""
@@ -274,12 +280,12 @@ class _Analyzer:
         names = type_param_names(node)
         if not names:
             return scope
-        annotation = _Scope("annotation", node, scope, bound=set(names))
+        annotation = _Scope("annotation", scope, bound=set(names))
         scope.children.append(annotation)
         return annotation
 
     def new_scope(self, kind: str, node: ast.AST, parent: _Scope) -> _Scope:
-        scope = _Scope(kind, node, parent)
+        scope = _Scope(kind, parent)
         parent.children.append(scope)
         self.scope_of[id(node)] = scope
         return scope

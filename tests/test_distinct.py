@@ -132,11 +132,21 @@ def test_any_iterable_or_a_dict_of_callbacks(shape: Any) -> None:
 
 
 def test_a_generator_factory() -> None:
+    calls: list[Any] = []
+
     def generate(values: Any) -> Any:
         for v in values:
-            yield lambda v=v: v
+            yield lambda v=v: calls.append(v) or v
 
     confirm(generate)
+    assert calls, "the generator's callbacks were called"
+
+    def generate_late(values: Any) -> Any:
+        for v in values:
+            yield lambda: v  # all read the last value once the generator is read to its end
+
+    text = failure(generate_late)
+    assert text.startswith("callbacks 0 and 1 of ") and "they share the loop variable 'v'" in text
 
 
 def test_unhashable_results_are_compared_by_equality() -> None:

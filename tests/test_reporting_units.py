@@ -88,7 +88,7 @@ def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> 
 def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> None:
     finding = _finding(file=f"/repo/pkg/{name}.py", seen=seen, kinds=[Kind.STALE_CALL, Kind.SHARED_BINDING])
     command, props, message = parse_workflow_command(
-        github.annotation(finding, Path("/repo"), Context("/repo"), Mode.FAIL))
+        github.annotation(finding, Context("/repo"), root=Path("/repo"), mode=Mode.FAIL))
     assert command == "error"
     assert props == {"file": f"pkg/{name}.py", "line": "3", "col": "9",
                      "title": "late-binding closure: 'i' (stale call, shared binding)"}
@@ -97,7 +97,7 @@ def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> No
 
 def test_annotation_is_a_warning_in_warn_mode_and_hides_values() -> None:
     finding = _finding(created_with=["'s3cr3t-a'", "'s3cr3t-b'"], seen="'s3cr3t-b'")
-    line = github.annotation(finding, Path("/repo"), Context("/repo", show_values=False), Mode.WARN)
+    line = github.annotation(finding, Context("/repo", show_values=False), root=Path("/repo"), mode=Mode.WARN)
     command, _, message = parse_workflow_command(line)
     assert command == "warning"
     assert "s3cr3t" not in line
@@ -185,11 +185,12 @@ def test_fingerprint_follows_the_code_not_its_line(tmp_path: Path) -> None:
 
 
 def test_sarif_paths_relative_to_the_source_root_or_absolute_uris(tmp_path: Path) -> None:
-    inside = sarif.result(_finding(str(tmp_path / "pkg" / "mod.py")), tmp_path, Context(tmp_path), Mode.FAIL)
+    inside = sarif.result(_finding(str(tmp_path / "pkg" / "mod.py")), Context(tmp_path), root=tmp_path, mode=Mode.FAIL)
     location = inside["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "pkg/mod.py", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {"startLine": 3, "startColumn": 9}
-    outside = sarif.result(_finding("/elsewhere/site-packages/lib.py"), tmp_path, Context(tmp_path), Mode.WARN)
+    outside = sarif.result(_finding("/elsewhere/site-packages/lib.py"), Context(tmp_path), root=tmp_path,
+                           mode=Mode.WARN)
     assert outside["locations"][0]["physicalLocation"]["artifactLocation"] == {
         "uri": "file:///elsewhere/site-packages/lib.py"}
     assert outside["level"] == "warning"

@@ -39,7 +39,7 @@ def _path(file: str, root: Path) -> str:
         return path.as_posix()
 
 
-def annotation(finding: Finding, root: Path, context: Context, mode: Mode) -> str:
+def annotation(finding: Finding, context: Context, *, root: Path, mode: Mode) -> str:
     command = "error" if mode == Mode.FAIL else "warning"
     properties = ",".join(f"{key}={escape_property(value)}" for key, value in (
         ("file", _path(finding.file, root)), ("line", str(finding.line)),
@@ -47,5 +47,5 @@ def annotation(finding: Finding, root: Path, context: Context, mode: Mode) -> st
     return f"::{command} {properties}::{escape_data(_messages.message(finding, context))}"
 
 
-def commands(findings: Sequence[Finding], root: Path, context: Context, mode: Mode) -> list[str]:
-    return [annotation(f, root, context, mode) for f in findings]
+def commands(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> list[str]:
+    return [annotation(f, context, root=root, mode=mode) for f in findings]

@@ -81,7 +81,7 @@ class Results:
         if self.reports.sarif is not None:
             root = source_root(self.config.rootpath)
             self._write("SARIF report", self.reports.sarif,
-                        lambda path: sarif.write(path, findings, context, root, mode), warn)
+                        lambda path: sarif.write(path, findings, context, root=root, mode=mode), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
 
@@ -97,4 +97,5 @@ class Results:
         """GitHub Actions workflow commands, one per finding, when running there."""
         if not github.enabled() or xdist.is_worker(self.config):
             return []
-        return github.commands(self.findings, source_root(self.config.rootpath), self.context, self.settings.mode)
+        return github.commands(self.findings, self.context, root=source_root(self.config.rootpath),
+                               mode=self.settings.mode)

@@ -104,7 +104,7 @@ def fingerprint(finding: Finding, root: Path) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def result(finding: Finding, root: Path, context: Context, mode: Mode) -> dict[str, Any]:
+def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dict[str, Any]:
     kind = Kind.STALE_CALL if Kind.STALE_CALL in finding.kinds else Kind.SHARED_BINDING
     properties: dict[str, Any] = {
         "variable": finding.variable,
@@ -139,7 +139,7 @@ def result(finding: Finding, root: Path, context: Context, mode: Mode) -> dict[s
     return out
 
 
-def report(findings: Sequence[Finding], context: Context, root: Path, mode: Mode) -> dict[str, Any]:
+def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> dict[str, Any]:
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -149,13 +149,13 @@ def report(findings: Sequence[Finding], context: Context, root: Path, mode: Mode
                                 "rules": rules()}},
             "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
-            "results": [result(f, root, context, mode) for f in findings],
+            "results": [result(f, context, root=root, mode=mode) for f in findings],
         }],
     }
 
 
-def write(path: Path, findings: Sequence[Finding], context: Context, root: Path, mode: Mode) -> None:
-    text = json.dumps(report(findings, context, root, mode), indent=2) + "\n"
+def write(path: Path, findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> None:
+    text = json.dumps(report(findings, context, root=root, mode=mode), indent=2) + "\n"
     write_atomically(path, text)
 
 
