@@ -13,7 +13,7 @@ from pytest_latebind import LateBindingError
 from pytest_latebind._cells import check
 from pytest_latebind._recorder import RECORDER, Window
 
-from .test_transformer import load
+from .helpers import load
 
 SOURCE = """
     import functools

@@ -7,8 +7,6 @@ instrumentation); how check() plays with ``--latebind`` and the JSON report is t
 from __future__ import annotations
 
 import functools
-import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,6 +15,8 @@ import pytest
 
 import pytest_latebind
 from pytest_latebind import LateBindingError
+
+from .helpers import report_findings
 
 CALLBACKS = """
 import functools
@@ -230,11 +230,6 @@ def test_uncaught(latebind):
 """
 
 
-def _report(path: os.PathLike[str]) -> list[dict[str, object]]:
-    with open(path) as handle:
-        return list(json.load(handle)["findings"])
-
-
 @pytest.mark.parametrize("flag", [[], ["--latebind"]], ids=["plain", "latebind"])
 def test_check_findings_go_into_the_report(pytester: pytest.Pytester, flag: list[str]) -> None:
     # The closures die inside the helpers, so only check() can have seen them.
@@ -247,7 +242,7 @@ def test_check_findings_go_into_the_report(pytester: pytest.Pytester, flag: list
     result.stdout.fnmatch_lines(["*LateBindingError: 2 closures created at callbacks.py:11 share the loop variable "
                                  "'name'"])
     got = sorted((f["file"], f["line"], f["variable"], tuple(f["tests"]))  # type: ignore[arg-type]
-                 for f in _report(report) if f["line"] != 51)  # 51: HANDLERS, made at import time
+                 for f in report_findings(report) if f["line"] != 51)  # 51: HANDLERS, made at import time
     assert got == [("callbacks.py", 5, "i", ("test_caught.py::test_caught",)),
                    ("callbacks.py", 11, "name", ("test_caught.py::test_uncaught",))]
 

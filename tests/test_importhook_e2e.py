@@ -7,7 +7,6 @@ Each test runs pytest in a subprocess, as a user would: the hook is process-wide
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import py_compile
@@ -16,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from .helpers import report_findings, run
 
 TOKEN = "@latebind_token"
 
@@ -26,16 +27,6 @@ def make_callbacks(n):
         callbacks.append(lambda: i)  # line 4
     return callbacks
 """
-
-
-def run(pytester: pytest.Pytester, *args: str | os.PathLike[str]) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
-
-
-def findings(path: Path) -> list[dict[str, object]]:
-    data = json.loads(path.read_text())
-    assert data["version"] == 1
-    return list(data["findings"])
 
 
 # -- what is instrumented ---------------------------------------------------------------
@@ -65,7 +56,7 @@ def test_module_imported_by_conftest_is_instrumented(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_conftest_import.py::test_found - LateBindingError: *"])
     result.stdout.no_fnmatch_line("*imported before the import hook*")
-    assert [(f["file"], f["line"], f["variable"]) for f in findings(report)] == [("helpers.py", 4, "i")]
+    assert [(f["file"], f["line"], f["variable"]) for f in report_findings(report)] == [("helpers.py", 4, "i")]
 
 
 def test_conftest_itself_is_instrumented(pytester: pytest.Pytester) -> None:
@@ -89,7 +80,7 @@ def test_conftest_itself_is_instrumented(pytester: pytest.Pytester) -> None:
     report = pytester.path / "r.json"
     result = run(pytester, "--latebind", f"--latebind-report={report}")
     result.assert_outcomes(failed=1)
-    assert [(f["file"], f["line"], f["variable"]) for f in findings(report)] == [("conftest.py", 6, "i")]
+    assert [(f["file"], f["line"], f["variable"]) for f in report_findings(report)] == [("conftest.py", 6, "i")]
 
 
 ASSERT_TEST = """
@@ -168,7 +159,7 @@ def test_test_modules_no_leaves_test_modules_alone(pytester: pytest.Pytester) ->
     result = run(pytester, "--latebind", f"--latebind-report={report}", "-rA")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_alone.py::test_other_module_still_is - LateBindingError*"])
-    assert [f["file"] for f in findings(report)] == ["helpers.py"]
+    assert [f["file"] for f in report_findings(report)] == ["helpers.py"]
     result.stdout.fnmatch_lines(["latebind: every test, mode=fail, watching modules under the rootdir"])
 
 
@@ -218,7 +209,7 @@ def test_named_package_outside_the_rootdir(pytester: pytest.Pytester, site: str)
     result.stdout.fnmatch_lines(["PASSED project/test_ext.py::test_where", "PASSED project/test_ext.py::test_local"],
                                 consecutive=False)
     external = Path(os.path.normpath(pytester.path / site / "extpkg"))
-    got = sorted((os.path.normpath(str(f["file"])), f["line"], f["variable"]) for f in findings(report))
+    got = sorted((os.path.normpath(str(f["file"])), f["line"], f["variable"]) for f in report_findings(report))
     # Outside the rootdir: absolute paths.
     assert got == sorted([(str(external / "__init__.py"), 4, "i"), (str(external / "sub.py"), 2, "k")])
 
@@ -228,7 +219,7 @@ def test_paths_outside_the_rootdir_are_normalised(pytester: pytest.Pytester) -> 
     report = pytester.path / "r.json"
     run(pytester, "project", "--latebind", "--latebind-modules=extpkg", f"--latebind-report={report}")
     external = Path(os.path.normpath(pytester.path / "elsewhere" / "extpkg"))
-    files = sorted(str(f["file"]) for f in findings(report))
+    files = sorted(str(f["file"]) for f in report_findings(report))
     assert files == [(external / "__init__.py").as_posix(), (external / "sub.py").as_posix()]
 
 
@@ -238,7 +229,7 @@ def test_default_watches_the_rootdir_not_other_packages(pytester: pytest.Pyteste
     result = run(pytester, "project", "--latebind", f"--latebind-report={report}", "-rA")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["FAILED project/test_ext.py::test_local - LateBindingError*"])
-    assert [(f["file"], f["variable"]) for f in findings(report)] == [("localmod.py", "i")]
+    assert [(f["file"], f["variable"]) for f in report_findings(report)] == [("localmod.py", "i")]
 
 
 def test_virtualenv_under_the_rootdir_is_not_watched(pytester: pytest.Pytester) -> None:

@@ -8,7 +8,6 @@ recorder are process-wide, and a subprocess is what a user runs.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import sys
 from pathlib import Path
@@ -17,6 +16,8 @@ import pytest
 
 import pytest_latebind
 from pytest_latebind import LateBindingError
+
+from .helpers import read_report, run
 
 # Spelled in two pieces in this file's own source: the plugin installs its import hook for
 # test files that name the marker, and this file must not look like one of them.
@@ -38,16 +39,6 @@ import buggy
 def test_buggy():
     assert [f() for f in buggy.make_callbacks(3)] == [2, 2, 2]
 """
-
-
-def run(pytester: pytest.Pytester, *args: str | os.PathLike[str]) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=300)
-
-
-def report_of(path: Path) -> dict[str, object]:
-    data = json.loads(path.read_text())
-    assert isinstance(data, dict)
-    return data
 
 
 # -- packaging --------------------------------------------------------------------------
@@ -144,7 +135,7 @@ def test_without_latebind_and_marker_nothing_is_instrumented(
     result = run(pytester, "-rA", f"--latebind-report={report}")
     result.assert_outcomes(passed=2)
     result.stdout.no_fnmatch_line("latebind: every test*")
-    assert report_of(report)["findings"] == []
+    assert read_report(report)["findings"] == []
     caches = [p.name for p in pytester.path.rglob("*.pyc")]
     assert caches, "bytecode should be written in this run"
     assert not [name for name in caches if "latebind" in name], caches
@@ -261,7 +252,7 @@ def test_warn_mode_passes_warns_and_reports(pytester: pytest.Pytester, how: str)
         "*LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'",
         "*created with i=0, 1, 2; called while i=2 (stale call)",
     ])
-    (finding,) = report_of(report)["findings"]  # type: ignore[misc]
+    (finding,) = read_report(report)["findings"]  # type: ignore[misc]
     assert (finding["file"], finding["line"], finding["variable"]) == ("buggy.py", BUGGY_LINE, "i")
     assert finding["tests"] == ["test_buggy.py::test_buggy"]
 
@@ -292,7 +283,7 @@ def test_show_values_off_hides_values(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["LateBindingError: 3 closures created at buggy.py:4 share the loop variable 'i'",
                                  "  values hidden*"])
     result.stdout.no_fnmatch_line("*created with i=*")
-    (finding,) = report_of(report)["findings"]  # type: ignore[misc]
+    (finding,) = read_report(report)["findings"]  # type: ignore[misc]
     assert finding["created_with"] is None and finding["seen"] is None
 
 
@@ -375,7 +366,7 @@ def test_findings_outside_tests_are_reported_at_the_end(pytester: pytest.Pyteste
     # No test failed for it, so in fail mode the session does.
     expected = pytest.ExitCode.TESTS_FAILED if mode == "fail" else pytest.ExitCode.OK
     assert result.ret == expected
-    (finding,) = report_of(report)["findings"]  # type: ignore[misc]
+    (finding,) = read_report(report)["findings"]  # type: ignore[misc]
     assert finding["outside_tests"] is True
     assert finding["tests"] == []
     assert (finding["file"], finding["line"], finding["variable"], finding["kinds"]) == (
@@ -415,7 +406,7 @@ def test_json_report_shape(pytester: pytest.Pytester) -> None:
     out = pytester.mkdir("out")
     result = run(pytester, "--latebind", "--latebind-report=out/latebind.json")
     result.assert_outcomes(failed=2, passed=1)
-    data = report_of(out / "latebind.json")
+    data = read_report(out / "latebind.json")
     assert data["version"] == 1
     findings = data["findings"]
     assert isinstance(findings, list)
@@ -439,7 +430,7 @@ def test_json_report_from_the_ini_file(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nlatebind_report = ini-report.json\n")
     pytester.makepyfile(buggy=BUGGY, test_buggy=BUGGY_TEST)
     run(pytester, "--latebind")
-    (finding,) = report_of(pytester.path / "ini-report.json")["findings"]  # type: ignore[misc]
+    (finding,) = read_report(pytester.path / "ini-report.json")["findings"]  # type: ignore[misc]
     assert finding["file"] == "buggy.py"
 
 
@@ -447,7 +438,7 @@ def test_json_report_is_empty_but_written_without_findings(pytester: pytest.Pyte
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
     result = run(pytester, "--latebind", "--latebind-report=r.json")
     result.assert_outcomes(passed=1)
-    data = report_of(pytester.path / "r.json")
+    data = read_report(pytester.path / "r.json")
     assert data["version"] == 1 and data["findings"] == []
 
 

@@ -14,7 +14,7 @@ from pytest_latebind._kinds import Kind
 from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER, Window, record_of
 from pytest_latebind._transformer import HANDLE
 
-from .test_transformer import load
+from .helpers import load
 
 BUILD = """
     def build(values):

@@ -18,8 +18,7 @@ import pytest
 
 from pytest_latebind._reporting import json_report
 
-from .test_reporting_outputs import sarif_validator
-from .test_reporting_units import parse_workflow_command
+from .helpers import parse_workflow_command, read_report, sarif_validator
 
 XDIST = {"plain": (), "xdist": ("-n", "2")}
 
@@ -52,8 +51,7 @@ def _write(pytester: pytest.Pytester, **files: str) -> None:
 
 
 def _report(pytester: pytest.Pytester, name: str = "report.json") -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((pytester.path / name).read_text())
-    return data
+    return read_report(pytester.path / name)
 
 
 # -- exit status ------------------------------------------------------------------------

@@ -27,10 +27,9 @@ import pytest
 
 from pytest_latebind._reporting import json_report, sarif
 
-from .test_reporting_units import parse_workflow_command
+from .helpers import parse_workflow_command, sarif_validator
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scheduler"
-SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 MODES = ["plain", "xdist"]
 
 # A plugin loaded into the runs: each xdist worker notes, at the very end of its session,
@@ -147,14 +146,6 @@ def test_json_report(runs: dict[str, Run], mode: str) -> None:
     for stack, test, site in zip(stacks, (EVENT_TEST, HOST_TEST), ("dispatch.py", "health.py"), strict=True):
         assert stack[0] == {"file": test.split("::")[0], "line": stack[0]["line"], "function": test.split("::")[1]}
         assert stack[-1]["file"] == f"scheduler/{site}"
-
-
-def sarif_validator() -> jsonschema.Draft4Validator:
-    """The published OASIS schema; read from the shared checkout, never copied into ours."""
-    if not SARIF_SCHEMA.exists():
-        pytest.skip(f"the SARIF 2.1.0 schema is not at {SARIF_SCHEMA}")
-    schema = json.loads(SARIF_SCHEMA.read_text())
-    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -21,39 +21,13 @@ from pytest_latebind._reporting import github, json_report, sarif, xdist
 from pytest_latebind._reporting.collect import Collector
 from pytest_latebind._reporting.files import source_root, write_atomically
 
+from .helpers import DATA, PROPERTY, parse_workflow_command, unescape
+
 
 @pytest.fixture(autouse=True)
 def _no_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
-
-
-# -- GitHub workflow commands, read back the way the Actions runner reads them ----------
-# actions/runner ActionCommand: properties are split on "," and "=", then unescaped
-# (%0D, %0A, %3A, %2C, and %25 last); the message only has %0D, %0A, %25.
-def _unescape(text: str, mappings: list[tuple[str, str]]) -> str:
-    for plain, escaped in mappings:
-        text = text.replace(escaped, plain)
-    return text.replace("%25", "%")
-
-
-_DATA = [("\r", "%0D"), ("\n", "%0A")]
-_PROPERTY = [*_DATA, (":", "%3A"), (",", "%2C")]
-
-
-def parse_workflow_command(line: str) -> tuple[str, dict[str, str], str]:
-    """(command, properties, message) of ``::command k=v,k=v::message``, as the runner parses it."""
-    assert line.startswith("::"), line
-    assert "\n" not in line and "\r" not in line, "a workflow command is one line"
-    head, sep, data = line[2:].partition("::")
-    assert sep, line
-    command, _, props = head.partition(" ")
-    properties = {}
-    for pair in filter(None, props.split(",")):
-        key, eq, value = pair.partition("=")
-        assert eq, pair
-        properties[key] = _unescape(value, _PROPERTY)
-    return command, properties, _unescape(data, _DATA)
 
 
 text = st.text(st.characters(codec="utf-8"), max_size=60)
@@ -63,14 +37,14 @@ text = st.text(st.characters(codec="utf-8"), max_size=60)
 def test_escaped_data_reads_back_as_written(message: str) -> None:
     escaped = github.escape_data(message)
     assert "\n" not in escaped and "\r" not in escaped
-    assert _unescape(escaped, _DATA) == message
+    assert unescape(escaped, DATA) == message
 
 
 @given(text)
 def test_escaped_property_reads_back_and_never_splits(value: str) -> None:
     escaped = github.escape_property(value)
     assert not set(escaped) & set(",:\r\n")
-    assert _unescape(escaped, _PROPERTY) == value
+    assert unescape(escaped, PROPERTY) == value
 
 
 def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> Finding:

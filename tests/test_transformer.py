@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import sys
-import textwrap
 import traceback
 import types
 from pathlib import Path
@@ -16,31 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_latebind._recorder import Window, record_of
-from pytest_latebind._transformer import HANDLE, compile_module, instrument_source
+from pytest_latebind._transformer import HANDLE
 
-_counter = iter(range(10**6))
-
-
-def load(tmp_path: Path, source: str, *, instrumented: bool = True) -> types.ModuleType:
-    """Execute ``source`` as a module from a real file, instrumented or plain."""
-    source = textwrap.dedent(source)
-    name = f"latebind_t{next(_counter)}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    module = types.ModuleType(name)
-    module.__file__ = str(path)
-    if instrumented:
-        tree, sites = instrument_source(source.encode(), str(path))
-        assert sites, "the test source should have at least one site"
-        code = compile_module(tree, str(path), sites)
-    else:
-        code = compile(source, str(path), "exec", dont_inherit=True)
-    sys.modules[name] = module
-    try:
-        exec(code, module.__dict__)
-    finally:
-        del sys.modules[name]
-    return module
+from .helpers import load
 
 
 def both(tmp_path: Path, source: str) -> tuple[types.ModuleType, types.ModuleType]:

@@ -33,7 +33,7 @@ from pytest_latebind._recorder import RECORDER, Window, record_of
 from pytest_latebind._scopes import find_sites
 from pytest_latebind._transformer import TOKEN
 
-from .test_transformer import load
+from .helpers import load
 
 Finding = tuple[int, str, tuple[str, ...], str]  # line, variable, created_with, seen
 
