@@ -82,16 +82,15 @@ def _time(fs: list[Any], number: int, repeat: int) -> float:
 
 
 def measure(number: int, repeat: int) -> dict[str, Any]:
-    RECORDER.window = Window("bench")
-    plain = _module(compile(SOURCE, "plain.py", "exec"), "plain.py")["build"](CLOSURES)
-    figures: dict[str, Any] = {"python": "{}.{}".format(*sys.version_info[:2])}
-    figures["plain"] = _time(plain, number, repeat)
-    instrumented = _closures(monitoring=False)
-    assert [f(1) for f in instrumented] == [f(1) for f in plain]
-    figures["prologue"] = _time(instrumented, number, repeat)
-    if sys.version_info >= (3, 12):
-        figures.update(_measure_monitoring(number, repeat))
-    RECORDER.window = None
+    with RECORDER.recording(Window("bench")):
+        plain = _module(compile(SOURCE, "plain.py", "exec"), "plain.py")["build"](CLOSURES)
+        figures: dict[str, Any] = {"python": "{}.{}".format(*sys.version_info[:2])}
+        figures["plain"] = _time(plain, number, repeat)
+        instrumented = _closures(monitoring=False)
+        assert [f(1) for f in instrumented] == [f(1) for f in plain]
+        figures["prologue"] = _time(instrumented, number, repeat)
+        if sys.version_info >= (3, 12):
+            figures.update(_measure_monitoring(number, repeat))
     return figures
 
 
@@ -113,15 +112,16 @@ def _measure_monitoring(number: int, repeat: int) -> dict[str, float]:
     try:
         monitoring.set_local_events(tool, code, monitoring.events.PY_START)
         assert [f(1) for f in fs] == [CLOSURES + 1] * CLOSURES
-        RECORDER.window = window = Window("bench")
-        fs[0].__closure__[fs[0].__code__.co_freevars.index("i")].cell_contents = "changed"
-        try:
-            fs[0]("")
-        finally:
-            fs[0].__closure__[fs[0].__code__.co_freevars.index("i")].cell_contents = CLOSURES
-        assert window.stale, "the PY_START callback did not reach the record"
-        RECORDER.window = Window("bench")
-        figures["monitoring"] = _time(fs, number, repeat)
+        probe = Window("bench")
+        with RECORDER.recording(probe):
+            fs[0].__closure__[fs[0].__code__.co_freevars.index("i")].cell_contents = "changed"
+            try:
+                fs[0]("")
+            finally:
+                fs[0].__closure__[fs[0].__code__.co_freevars.index("i")].cell_contents = CLOSURES
+        assert probe.stale, "the PY_START callback did not reach the record"
+        with RECORDER.recording(Window("bench")):
+            figures["monitoring"] = _time(fs, number, repeat)
         monitoring.set_local_events(tool, code, 0)
         figures["monitoring, off"] = _time(fs, number, repeat)
     finally:
