@@ -16,6 +16,7 @@ the closure's token cell), and takes its lock only to change shared state.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import traceback
@@ -266,6 +267,7 @@ class Window:
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
         self._lock = threading.Lock()
+        _WINDOWS.add(self)
 
     def add(self, record: Record, raw: list[Any]) -> None:
         """A closure made; ``raw`` are its values, alive for the length of this call only."""
@@ -356,6 +358,21 @@ class Recorder:
 
 
 RECORDER = Recorder()
+_WINDOWS: weakref.WeakSet[Window] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread held one of our locks would wait for it for ever:
+    the thread is not copied, its lock stays taken.  The child gets fresh locks; it goes on
+    recording into its copy of the windows, which only a test run in that child reads."""
+    global _SETTLE_LOCK
+    _SETTLE_LOCK = threading.Lock()
+    for window in list(_WINDOWS):
+        window._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def record_of(func: Any) -> Record | None:
