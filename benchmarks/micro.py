@@ -5,8 +5,10 @@
 
 What is compared, each time against the same source compiled plainly:
 
-* calling a closure made at a site (its prologue reads each loop variable and compares it
-  with the value it was made with): a current call, and a stale call (which is recorded);
+* calling a closure made at a site (each read of a loop variable is compared with the value
+  it was made with): a current call, and a stale one (whose read is recorded); a call that
+  reads its loop variable 1,000 times, with int values (held for an inline identity test)
+  and with objects (compared through the record);
 * creating one (``made()``: a record, the factory call, the snapshot of its values, and
   with a window open the recording itself); a generator expression's prologue runs once
   per element, so that is timed too;
@@ -67,6 +69,17 @@ def make_and_drop(n):
         f = lambda x: x + i
         total += f(1)
     return total
+
+THOUSAND = range(1000)
+
+def make_readers(values):
+    out = []
+    for v in values:
+        out.append(lambda: [x for x in THOUSAND if x is v])
+    return out
+
+class Host:
+    pass
 
 def genexp_rows(rows):
     total = 0
@@ -131,33 +144,42 @@ def _t(seconds: float) -> str:
 def closures(bench: Bench) -> None:
     plain, ours = load(False), load(True)
     print(f"\n{'closures':<58} {'plain':>10} {'latebind':>10} {'ratio':>8} {'extra':>10}")
-    RECORDER.window = Window(None)  # stale calls are recorded only into an open window
+    with RECORDER.recording(Window(None)):  # stale reads are recorded only into an open window
+        _calls(bench, plain, ours)
+    for label, window in (("no window", None), ("window open", Window(None))):
+        with RECORDER.recording(window):
+            _creation(bench, plain, ours, label)
+    with RECORDER.recording(Window(None)):
+        p_make, o_make = plain.make_lambdas, ours.make_lambdas
+        bench.compare("create a lambda, 1000 kept alive at one site (window open)", lambda: p_make(1000),
+                      lambda: o_make(1000), 100, per=1000, unit=" each")
+        rows = [list(range(100))] * 10
+        bench.compare("genexp in a loop: per element (window open)", lambda: plain.genexp_rows(rows),
+                      lambda: ours.genexp_rows(rows), 1_000, per=1000, unit=" each")
 
+
+def _calls(bench: Bench, plain: types.ModuleType, ours: types.ModuleType) -> None:
     for kind, make in (("lambda", "make_lambdas"), ("def", "make_defs")):
         p, o = getattr(plain, make)(3), getattr(ours, make)(3)
         bench.compare(f"call a {kind} (cell, current value)", lambda: p[-1](1), lambda: o[-1](1), 1_000_000)
-        bench.compare(f"call a {kind} (cell, stale: recorded)", lambda: p[0](1), lambda: o[0](1), 300_000)
+        bench.compare(f"call a {kind} (cell, stale read: recorded)", lambda: p[0](1), lambda: o[0](1), 300_000)
     p2, o2 = plain.make_two_vars(3), ours.make_two_vars(3)
     bench.compare("call a lambda reading two loop variables", lambda: p2[-1](1), lambda: o2[-1](1), 1_000_000)
+    for label, values in (("int values", [1001, 1002]), ("objects", [plain.Host(), plain.Host()])):
+        pr, orr = plain.make_readers(values), ours.make_readers(values)
+        bench.compare(f"a call reading its loop variable 1000 times ({label})", lambda: pr[-1](),
+                      lambda: orr[-1](), 2_000, per=1000, unit=" a read")
     pg, og = plain.GLOBAL_LAMBDAS, ours.GLOBAL_LAMBDAS
     bench.compare("call a module-level lambda (global, current)", lambda: pg[-1](1), lambda: og[-1](1), 1_000_000)
 
-    for label, window in (("no window", None), ("window open", Window(None))):
-        RECORDER.window = window
-        for kind, make in (("lambda", "make_lambdas"), ("def", "make_defs")):
-            p_make, o_make = getattr(plain, make), getattr(ours, make)
-            bench.compare(f"create a {kind}, kept ({label}; 100 a loop)", lambda: p_make(100), lambda: o_make(100),
-                          2_000, per=100, unit=" each")
-        bench.compare(f"create, call once, drop a lambda ({label})", lambda: plain.make_and_drop(100),
-                      lambda: ours.make_and_drop(100), 2_000, per=100, unit=" each")
-    RECORDER.window = Window(None)
-    p_make, o_make = plain.make_lambdas, ours.make_lambdas
-    bench.compare("create a lambda, 1000 kept alive at one site (window open)", lambda: p_make(1000),
-                  lambda: o_make(1000), 100, per=1000, unit=" each")
-    rows = [list(range(100))] * 10
-    bench.compare("genexp in a loop: per element (window open)", lambda: plain.genexp_rows(rows),
-                  lambda: ours.genexp_rows(rows), 1_000, per=1000, unit=" each")
-    RECORDER.window = None
+
+def _creation(bench: Bench, plain: types.ModuleType, ours: types.ModuleType, label: str) -> None:
+    for kind, make in (("lambda", "make_lambdas"), ("def", "make_defs")):
+        p_make, o_make = getattr(plain, make), getattr(ours, make)
+        bench.compare(f"create a {kind}, kept ({label}; 100 a loop)", lambda: p_make(100), lambda: o_make(100),
+                      2_000, per=100, unit=" each")
+    bench.compare(f"create, call once, drop a lambda ({label})", lambda: plain.make_and_drop(100),
+                  lambda: ours.make_and_drop(100), 2_000, per=100, unit=" each")
 
 
 def import_time(bench: Bench, files: list[Path]) -> None:

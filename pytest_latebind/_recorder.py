@@ -27,7 +27,7 @@ from types import FunctionType
 from typing import Any
 
 from ._scopes import Site
-from ._values import keep_text, matches, remember, same, short_repr
+from ._values import Weak, keep_text, matches, remember, same, short_repr
 
 # How many live closures of one site one window tracks for the shared-binding check.  A
 # site that makes more keeps working (stale calls are still seen) but costs no more memory.
@@ -73,7 +73,8 @@ SLOW: Any = _Slow()
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("_indexes", "_last", "checked", "code", "deferred", "file", "site", "variables")
+    __slots__ = ("_indexes", "_last", "checked", "code", "deferred", "file", "later", "newest", "site",
+                 "slow", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
@@ -82,10 +83,14 @@ class SiteInfo:
         self.checked = site.checked
         self.code: Any = None  # the code of the closures made here, once one was
         self.deferred = tuple(k for k, name in enumerate(site.variables) if name in site.deferred)
+        self.later = tuple(k for k, name in enumerate(site.variables) if name in site.later)
+        self.slow = bool(self.deferred or self.later)  # its records are DeferredRecords
+        # Per binding of a `later` variable: the newest closure made on it (its round is current).
+        self.newest: dict[Any, weakref.ref[Record]] = {}
         self._indexes: tuple[int, ...] | None = None
         self._last: dict[Any, weakref.ref[Record]] = {}  # per binding: the record still pending
 
-    def settle(self, record: Record) -> None:
+    def settle(self, record: Record) -> tuple[Any, ...]:
         """For variables the loop assigns after making the closure: the value a closure should
         see is the one its round ends with, which is the value when the next sibling is made."""
         values = list(record.values)
@@ -101,7 +106,12 @@ class SiteInfo:
                     before.values = (*before.values[:k], values[k], *before.values[k + 1:])
                 values[k] = PENDING
                 self._last[key] = weakref.ref(record)
+            for k in self.later:
+                self.newest[binding_key(record.refs[k])] = weakref.ref(record)
+            if len(self.newest) >= MAX_TRACKED_PER_SITE:
+                self.newest = {key: ref for key, ref in self.newest.items() if ref() is not None}
         record.values = tuple(values)
+        return tuple(SLOW if k in self.later else value for k, value in enumerate(values))
 
     def refs(self, factory: FunctionType) -> tuple[Any, ...]:
         """Where each loop variable lives: the factory's cell, or (globals, name)."""
@@ -150,7 +160,11 @@ class Record:
 
     def read(self, k: int, now: Any) -> Any:
         """A read of the k-th loop variable that the fast identity test did not settle."""
-        if not matches(self.values[k], now):
+        value = self.values[k]
+        # An object read in a loop comes here every time: its test first, inline.
+        if value.__class__ is Weak and value.ref() is now:
+            return now
+        if not matches(value, now):
             RECORDER.stale(self, k, now)
         return now
 
@@ -160,14 +174,20 @@ class Record:
 
 
 class DeferredRecord(Record):
-    """A record with a loop variable assigned after the closure: pending until its round ends."""
+    """A record with a loop variable assigned after the closure: pending until its round ends,
+    or (assigned before and after) its own in any value until the loop makes the next one."""
 
     __slots__ = ()
 
     def read(self, k: int, now: Any) -> Any:
         value = self.values[k]
-        if value is not PENDING and not matches(value, now):
-            RECORDER.stale(self, k, now)
+        if value is PENDING or matches(value, now):
+            return now
+        if k in self.info.later:
+            newest = self.info.newest.get(binding_key(self.refs[k]))
+            if newest is not None and newest() is self:
+                return now  # still its round: `k += 1` after the closure is the round's own doing
+        RECORDER.stale(self, k, now)
         return now
 
 
@@ -202,14 +222,13 @@ class ModuleSites:
 
     def made(self, index: int, factory: FunctionType, *args: Any) -> Any:
         info = self.infos[index]
-        record = DeferredRecord(info) if info.deferred else Record(info)
+        record = DeferredRecord(info) if info.slow else Record(info)
         refs = info.refs(factory)
         record.refs = refs
         raw = [read(ref) for ref in refs]
         record.values = values = tuple(map(remember, raw))
-        if info.deferred:
-            info.settle(record)
-            values = record.values  # a deferred variable's reads all go to the record
+        if info.slow:
+            values = info.settle(record)  # the reads of deferred and later variables go to the record
         # A value the record holds as it is serves the inline identity test; any other
         # (a weak reference, an address, a pending one) sends every read to the record.
         made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in info.checked), *args)

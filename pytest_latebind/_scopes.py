@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._compat import type_alias_name, type_param_names
 
@@ -37,6 +38,10 @@ class Site:
     # Indexes into ``variables`` of those whose reads are checked: all but the ones the closure
     # itself assigns (``nonlocal``/``global``), whose later value is the closure's own doing.
     checked: tuple[int, ...] = ()
+    # Loop variables the round assigns both before and after making the closure (`k = 0`, the
+    # closure, then `k += 1`): every value the round gives them is the closure's own, so a
+    # read is stale only once the loop has made the next sibling on the same binding.
+    later: tuple[str, ...] = ()
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -54,9 +59,9 @@ class Site:
             return f"a function that takes {variable} and returns the generator"
         return f"{self.kind} {self.name}({params}):"
 
-    def as_tuple(self) -> tuple[str, str, int, int, tuple[str, ...], str, tuple[str, ...], tuple[int, ...]]:
+    def as_tuple(self) -> tuple[Any, ...]:
         return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
-                self.checked)
+                self.checked, self.later)
 
 
 @dataclass(eq=False)
@@ -443,13 +448,15 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
             if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)])
             and not any(bound == name and pos < made_at and _resolve(bound, where) is reads[name]
                         for where, bound, pos in analyzer.bindings))
+        later = tuple(name for name in variables if name not in deferred
+                      and any(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)]))
         own = analyzer.scope_of[id(node)]
         checked = tuple(k for k, name in enumerate(variables) if not _assigned_inside(own, name))
         index = {variables[k]: k for k in checked}
         checks = {id(load): index[load.id] for load, scope in analyzer.loads
                   if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node), deferred, checked)
+                    variables, _params(node), deferred, checked, later)
         found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

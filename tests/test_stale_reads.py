@@ -293,3 +293,50 @@ def test_every_stale_read_is_found_where_it_runs(project: pytest.Pytester) -> No
     assert stacks["item"][-1]["function"] == "work"
     assert stacks["name"][-1]["function"] in {"gen", "agen"}
     assert [f for f in findings if any(t.split("::")[1] in QUIET for t in f["tests"])] == []
+
+
+def test_a_variable_the_round_updates_after_the_closure_is_its_own(pytester: pytest.Pytester) -> None:
+    """`k = 0`, the closure, then `k += 1` in the same round: every k it reads in its round is
+    its own (a look-ahead generator checked against a counter, as real suites do).  Read
+    after the loop has moved on, it is stale."""
+    pytester.makepyfile(counting="""
+        def within_the_round():
+            seen = []
+            for n in range(1, 4):
+                k = 0
+                def bounded():
+                    while True:
+                        yield n * k
+                gen = bounded()
+                while k < 2:
+                    seen.append(next(gen))
+                    k += 1
+            return seen
+
+        def after_the_loop():
+            gens = []
+            for n in range(1, 4):
+                k = 0
+                def bounded():
+                    while True:
+                        yield n * 10 + k
+                gens.append(bounded())
+                k += 1
+            return [next(g) for g in gens]
+    """, test_counting="""
+        import counting
+
+        def test_within_the_round():
+            assert counting.within_the_round() == [0, 1, 0, 2, 0, 3]
+
+        def test_after_the_loop():
+            assert counting.after_the_loop() == [11, 21, 31]
+    """)
+    report = pytester.path / "r.json"
+    result = pytester.runpytest("-p", "no:cacheprovider", "--latebind", f"--latebind-report={report}")
+    result.assert_outcomes(passed=1, failed=1)
+    findings = json.loads(report.read_text())["findings"]
+    # After the loop both are read in a later round than their own (k's value is the one its
+    # round ended with, but the read happens once the loop has moved on: its round is over).
+    assert {(f["variable"], tuple(f["tests"])) for f in findings} == {
+        ("n", ("test_counting.py::test_after_the_loop",)), ("k", ("test_counting.py::test_after_the_loop",))}
