@@ -106,7 +106,6 @@ class ImportHook(importlib.abc.MetaPathFinder):
         self.policy = policy
         self.rewrite = rewrite
         self.warn = warn
-        self.instrumented: dict[str, str] = {}  # module name -> file
         self._tag = f"{sys.implementation.cache_tag}-latebind-{_source_digest()}"
         self._local = threading.local()
         self._warned: set[str] = set()
@@ -229,7 +228,6 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if code is None:  # not instrumentable: load it exactly as without us
                 return self._plain(fullname, source)
             _write_cache(pyc, stat, code)
-        hook.instrumented[fullname] = self.path
         return code
 
     def _compile(self, fullname: str, source: bytes) -> types.CodeType | None:
