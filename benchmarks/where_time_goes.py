@@ -29,7 +29,7 @@ import sysconfig
 from pathlib import Path
 
 BUCKETS = {
-    "prologue": "a call of an instrumented closure (Record.__call__), stale calls recorded",
+    "prologue": "reads of loop variables that go to the record (Record.read), stale reads recorded",
     "made": "creating an instrumented closure (ModuleSites.made, Window.add)",
     "find_spec": "the import hook deciding whether to instrument a module (find_spec)",
     "transform": "parse + find sites + transform + compile (a module not in our cache yet)",
