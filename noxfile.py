@@ -68,3 +68,11 @@ def versions(session: nox.Session) -> None:
         session.warn(f"{ACCEPTANCE} not found: acceptance corpus skipped on {session.python}")
     if failed:
         session.error(f"{' and '.join(failed)} failed on Python {session.python}")
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the core (tools/mutate.py; slow, not in CI): nox -s mutation -- [MODULE ...]."""
+    _install(session)
+    session.install("coverage>=7.10")  # the runner maps lines to tests with coverage contexts
+    session.run("python", "tools/mutate.py", *session.posargs)

@@ -1,0 +1,261 @@
+"""Mutation testing of pytest-latebind's core: does the suite notice when the code changes?
+
+    python tools/mutate.py                              the six core modules at HEAD
+    python tools/mutate.py _judge pytest_latebind/_cells.py --report /tmp/m.md
+    python tools/mutate.py --match _findings.py::Finding.message    only matching mutants
+    nox -s mutation -- _scopes                          the same, in nox's venv
+
+One AST change per mutant (``tools/mutate_ops.py``), run against every test that executes
+its line, subprocess runs included: a coverage run of the whole suite labels each line with
+the tests that reach it (``tools/mutate_env.py``).  Everything happens in an export of one
+revision, never the working tree; a baseline run of the unmutated snapshot and a sanity
+mutant that must be killed guard the measurement.  Mutmut and cosmic-ray were not used:
+cosmic-ray runs one whole-suite command per mutant (90 s here, hours for the core) in the
+working tree, and mutmut's test selection sees only its own process, while most of this
+suite's verdicts happen in pytester subprocesses.  ``docs/contributing.md`` says how to read
+the report and how to record an equivalent mutant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mutate_env import PACKAGE, bound_python, check_binding, coverage_map, environment, snapshot
+from mutate_ops import Mutant, mutants
+from mutate_report import (
+    EQUIVALENT,
+    KILLED,
+    NOT_COVERED,
+    SURVIVED,
+    TIMEOUT,
+    Result,
+    Run,
+    markdown,
+    read_equivalents,
+    score,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ["_transformer", "_judge", "_recorder", "_findings", "_scopes", "_cells"]
+EQUIVALENTS = ROOT / "tools" / "mutation-equivalents.txt"
+
+
+class Worker:
+    """One fork server (``tools/mutate_worker.py``) bound to one snapshot."""
+
+    def __init__(self, python: Path, copy: Path, logs: Path) -> None:
+        self.copy, self.logs = copy, logs
+        self.proc = subprocess.Popen([str(python), str(ROOT / "tools" / "mutate_worker.py")], cwd=copy,
+                                     env=environment(copy), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def run(self, module: str, text: str | None, tests: list[str], timeout: float, name: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        request = {"file": str(self.copy / module), "text": text, "tests": tests, "timeout": timeout,
+                   "log": str(self.logs / f"{name}.log")}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            raise SystemExit(f"the test worker died; see {self.logs / name}.log")
+        return dict(json.loads(answer))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def main(argv: list[str]) -> int:
+    args = _parse(argv)
+    started, t0 = datetime.now(timezone.utc), time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="latebind-mutate-"))
+    print(f"work directory: {work}", flush=True)
+    try:
+        return _measure(args, argv, work, started, t0)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tools/mutate.py", description=__doc__.split("\n")[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"default: {' '.join(CORE)}")
+    parser.add_argument("--report", default=str(ROOT / "docs" / "mutation.md"), help="Markdown report path")
+    parser.add_argument("--json", help="also write every result as JSON here")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (one snapshot each)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="least seconds a mutant's tests may take (the limit is the larger of this and "
+                             "three times their unmutated time plus 20 s); a mutant over it counts as killed")
+    parser.add_argument("--rev", default="HEAD", help="the git revision to measure (default: HEAD, read once)")
+    parser.add_argument("--match", action="append", default=[],
+                        help="only mutants whose key or file:line contains this text (repeatable)")
+    parser.add_argument("--map-cache", help="keep the coverage map in this file and reuse it for the same commit")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (snapshot, logs)")
+    return parser.parse_args(argv)
+
+
+def _module_path(name: str) -> str:
+    name = name.removesuffix(".py").replace("\\", "/")
+    return name + ".py" if "/" in name else f"{PACKAGE}/{name}.py"
+
+
+def _measure(args: argparse.Namespace, argv: list[str], work: Path, started: datetime, t0: float) -> int:
+    copies = [work / f"copy{i}" for i in range(max(1, args.jobs))]
+    commit = snapshot(ROOT, args.rev, copies[0])
+    for extra in copies[1:]:
+        shutil.copytree(copies[0], extra)
+    pythons = [bound_python(copy, work / f"venv{i}") for i, copy in enumerate(copies)]
+    for python, copy in zip(pythons, copies, strict=True):
+        check_binding(python, copy)
+    print(f"measuring {commit}", flush=True)
+
+    modules = [_module_path(m) for m in (args.modules or CORE)]
+    found: list[tuple[Mutant, str]] = []
+    for module in modules:
+        if not (copies[0] / module).is_file():
+            raise SystemExit(f"{module} is not in {commit}")
+        found += mutants(module, (copies[0] / module).read_text())
+    if args.match:
+        found = [(m, t) for m, t in found if any(s in m.key or s in m.where for s in args.match)]
+    print(f"{len(found)} mutants in {len(modules)} module(s)", flush=True)
+
+    lines, durations = _map(args.map_cache, commit, pythons[0], copies[0], work)
+    print(f"coverage run done ({time.monotonic() - t0:.0f}s): {len(durations)} tests", flush=True)
+    plan = [(m, t, _tests_for(m, lines, durations)) for m, t in found]
+
+    logs = work / "logs"
+    logs.mkdir()
+    workers = [Worker(p, c, logs) for p, c in zip(pythons, copies, strict=True)]
+    try:
+        _guard(workers[0], copies[0], plan, lines, durations)
+        results = _run_all(workers, plan, durations, args.timeout, read_equivalents(EQUIVALENTS), copies[0])
+    finally:
+        for w in workers:
+            w.close()
+    equivalents = read_equivalents(EQUIVALENTS)
+    produced = {m.key for m, _, _ in plan}
+    stale = [] if args.match or args.modules else sorted(set(equivalents) - produced)
+    command = " ".join(["python tools/mutate.py", *argv, *([] if "--rev" in argv else ["--rev", commit[:12]])])
+    run = Run(commit, command, started.strftime("%Y-%m-%d %H:%M UTC"), time.monotonic() - t0, results, stale)
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(markdown(run))
+    if args.json:
+        Path(args.json).write_text(json.dumps([{**asdict(r.mutant), "key": r.mutant.key, "status": r.status,
+                                                "tests": r.tests, "seconds": r.seconds} for r in results], indent=1))
+    killed, counted, total = score(results)
+    print(f"score {total:.1f}% ({killed}/{counted}) in {run.seconds / 60:.1f} min; report: {args.report}")
+    return 0
+
+
+def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path) -> tuple[
+        dict[str, dict[int, set[str]]], dict[str, float]]:
+    """The coverage map of the whole suite, from ``cache`` when it holds this commit's."""
+    if cache and Path(cache).is_file():
+        saved = json.loads(Path(cache).read_text())
+        if saved["commit"] == commit:
+            print(f"coverage map of {commit[:12]} read from {cache}", flush=True)
+            lines = {m: {int(n): set(t) for n, t in by.items()} for m, by in saved["lines"].items()}
+            return lines, saved["durations"]
+    lines, durations = coverage_map(python, copy, work, ["tests"])
+    if cache:
+        Path(cache).write_text(json.dumps({"commit": commit, "durations": durations, "lines": {
+            m: {n: sorted(t) for n, t in by.items()} for m, by in lines.items()}}))
+    return lines, durations
+
+
+def _tests_for(m: Mutant, lines: dict[str, dict[int, set[str]]], durations: dict[str, float]) -> list[str]:
+    """The tests that run the mutant's lines, fastest first (so ``-x`` stops early).
+
+    Code that runs at import (module and class level, defaults, decorators) is read by every
+    test that uses the module, not only by those that import it: those get all of them.
+    """
+    by_line = lines.get(m.module, {})
+    if m.in_function:
+        chosen = set().union(*(by_line.get(n, set()) for n in range(m.line, m.end_line + 1)))
+    else:
+        chosen = set().union(*by_line.values()) if by_line else set()
+    return sorted(chosen, key=lambda t: (durations.get(t, 0.0), t))
+
+
+def _limit(tests: list[str], durations: dict[str, float], floor: float) -> float:
+    return max(floor, 3 * sum(durations.get(t, 1.0) for t in tests) + 20)
+
+
+def _guard(worker: Worker, copy: Path, plan: list[tuple[Mutant, str, list[str]]],
+           lines: dict[str, dict[int, set[str]]], durations: dict[str, float]) -> None:
+    """Abort unless the unmutated snapshot passes the selected tests and a broken core fails them."""
+    selected = sorted({t for _, _, tests in plan for t in tests}, key=lambda t: (durations.get(t, 0.0), t))
+    if selected:
+        answer = worker.run(f"{PACKAGE}/_scopes.py", None, selected, _limit(selected, durations, 600), "baseline")
+        if answer["rc"] != 0:
+            raise SystemExit(f"baseline: the unmutated snapshot fails its selected tests (exit {answer['rc']}); "
+                             f"see {worker.logs / 'baseline.log'}")
+        print(f"baseline: {len(selected)} tests pass unmutated ({answer['seconds']:.0f}s)", flush=True)
+    # The sanity mutant: no site is ever found.  If the tests still pass, they are not running
+    # the snapshot's code (or no test reaches find_sites): either way nothing below would count.
+    module = f"{PACKAGE}/_scopes.py"
+    source = (copy / module).read_text()
+    func = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "find_sites")
+    by_line = lines.get(module, {})
+    tests = sorted(set().union(*(by_line.get(n, set()) for n in range(func.lineno, (func.end_lineno or 0) + 1))))
+    broken = source + "\n\ndef find_sites(*args, **kwargs):\n    return []\n"
+    answer = worker.run(module, broken, tests, _limit(tests, durations, 600), "sanity")
+    if not tests or answer["rc"] in (0, 4, 5):
+        raise SystemExit(f"sanity mutant (find_sites finds nothing) survived {len(tests)} tests; "
+                         f"see {worker.logs / 'sanity.log'}")
+    print(f"sanity mutant killed by its {len(tests)} tests ({answer['seconds']:.0f}s)", flush=True)
+
+
+def _run_all(workers: list[Worker], plan: list[tuple[Mutant, str, list[str]]], durations: dict[str, float],
+             floor: float, equivalents: dict[str, str], copy: Path) -> list[Result]:
+    free = list(workers)
+    lock = threading.Lock()
+    done = [0]
+    sources = {m: (copy / m).read_text().splitlines() for m in {m.module for m, _, _ in plan}}
+
+    def one(item: tuple[Mutant, str, list[str]]) -> Result:
+        m, text, tests = item
+        source = "\n".join(sources[m.module][m.line - 1:m.end_line])
+        if m.key in equivalents:
+            result = Result(m, EQUIVALENT, source=source, argument=equivalents[m.key])
+        elif not tests:
+            result = Result(m, NOT_COVERED, source=source)
+        else:
+            with lock:
+                worker = free.pop()
+            try:
+                name = f"{m.module.replace('/', '_')}-{m.line}-{m.col}-{m.operator}-{m.occurrence}"
+                answer = worker.run(m.module, text, tests, _limit(tests, durations, floor), name)
+            finally:
+                with lock:
+                    free.append(worker)
+            if answer["rc"] in (4, 5):  # usage error, nothing collected: the runner's fault
+                raise SystemExit(f"pytest exit {answer['rc']} for {m.where}; see {worker.logs / name}.log")
+            status = TIMEOUT if answer["timeout"] else KILLED if answer["rc"] else SURVIVED
+            result = Result(m, status, len(tests), answer["seconds"], source)
+        with lock:
+            done[0] += 1
+            print(f"[{done[0]}/{len(plan)}] {result.status:<11} {result.seconds:6.1f}s {m.where} {m.operator}: "
+                  f"{m.before[:60]} -> {m.after[:60]}", flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+        return list(pool.map(one, plan))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,146 @@
+"""Where ``tools/mutate.py`` runs tests: a snapshot of one revision and an interpreter bound to it.
+
+The working tree is never touched (others edit it while a run goes on).  The revision is
+exported with ``git archive``; a throw-away venv (no pip, a second or so to make) gets a
+``.pth`` file naming the snapshot first and then the runner's site-packages.  Its interpreter
+is what every test process runs as ``sys.executable``, so the snapshot's ``pytest_latebind``
+is the one imported everywhere: in the pytest process, by the ``pytest11`` entry point, and in
+every subprocess a test starts, even one that sets its own ``PYTHONPATH``.  The site-packages
+are added as plain paths, so their ``.pth`` files, among them the editable install's pointer
+to the working tree, are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE = "pytest_latebind"
+
+# Copied into the snapshot for the coverage run only (inert without MUTATE_COVERAGE_DATA):
+# every Python process of the run, the pytest process and each subprocess of a test, measures
+# the package and labels its lines with the outer test's node id, which the context plugin
+# below puts in the environment before each test, so subprocess runs count for their test.
+_SITECUSTOMIZE = """\
+import os
+if os.environ.get("MUTATE_COVERAGE_DATA"):
+    import coverage
+    _cov = coverage.Coverage(data_file=os.environ["MUTATE_COVERAGE_DATA"], data_suffix=True, auto_data=True,
+                             config_file=False, source=[os.environ["MUTATE_COVERAGE_SOURCE"]],
+                             context=os.environ.get("MUTATE_CONTEXT") or None)
+    _cov.start()
+"""
+_CONTEXT_PLUGIN = """\
+import json, os, time
+import coverage
+import pytest
+
+_durations = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    os.environ["MUTATE_CONTEXT"] = item.nodeid
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        cov.switch_context(item.nodeid)
+    start = time.perf_counter()
+    yield
+    _durations[item.nodeid] = time.perf_counter() - start
+    os.environ.pop("MUTATE_CONTEXT", None)
+    if cov is not None:
+        cov.switch_context("")
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["MUTATE_DURATIONS"], "w") as f:
+        json.dump(_durations, f)
+"""
+
+
+def snapshot(repo: Path, rev: str, dest: Path) -> str:
+    """Export ``rev`` of ``repo`` into ``dest``; return the full commit id."""
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    dest.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(repo), "archive", commit], stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(dest)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise RuntimeError(f"git archive {commit} failed")
+    (dest / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    (dest / "_mutate_context.py").write_text(_CONTEXT_PLUGIN)
+    return commit
+
+
+def bound_python(copy: Path, where: Path) -> Path:
+    """A venv at ``where`` whose interpreter imports the project from ``copy``."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    purelib = Path(sysconfig.get_path("purelib", vars={"base": str(where), "platbase": str(where)}))
+    ours = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if Path(p).is_dir()]
+    (purelib / "_mutate_snapshot.pth").write_text("\n".join([str(copy), *ours]) + "\n")
+    python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return python
+
+
+def environment(copy: Path) -> dict[str, str]:
+    """The environment of every test process: no inherited pytest or coverage settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COVERAGE_", "MUTATE_"))}
+    env.update(PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def check_binding(python: Path, copy: Path) -> None:
+    """Fail unless the bound interpreter imports the package and the plugin from ``copy``.
+
+    Run from elsewhere with a foreign ``PYTHONPATH``: as a test's subprocess might be.
+    """
+    probe = textwrap.dedent(f"""
+        import importlib.metadata, {PACKAGE}
+        ep = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "latebind"]
+        print({PACKAGE}.__file__)
+        print(ep[0].load().__file__ if ep else "no pytest11 entry point")
+    """)
+    env = {**environment(copy), "PYTHONPATH": str(copy.parent)}
+    out = subprocess.run([str(python), "-c", probe], cwd=copy.parent, env=env, capture_output=True, text=True)
+    paths = out.stdout.split()
+    if out.returncode or len(paths) != 2 or not all(Path(p).is_relative_to(copy / PACKAGE) for p in paths):
+        raise SystemExit(f"the snapshot's interpreter does not import {PACKAGE} from {copy}:\n"
+                         f"{out.stdout}{out.stderr}")
+
+
+def coverage_map(python: Path, copy: Path, work: Path, tests: list[str]) -> tuple[
+        dict[str, dict[int, set[str]]], dict[str, float]]:
+    """Run ``tests`` once under coverage: {module: {line: test ids}}, and each test's seconds."""
+    data = work / "coverage"
+    data.mkdir()
+    durations = work / "durations.json"
+    env = {**environment(copy), "MUTATE_COVERAGE_DATA": str(data / ".coverage"),
+           "MUTATE_COVERAGE_SOURCE": str(copy / PACKAGE), "MUTATE_DURATIONS": str(durations)}
+    cmd = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "_mutate_context", "-q", "-rfE", *tests]
+    with open(work / "coverage-run.log", "w") as log:
+        rc = subprocess.run(cmd, cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise SystemExit(f"the unmutated snapshot fails its tests (exit {rc}); see {work / 'coverage-run.log'}:\n"
+                         + "".join((work / "coverage-run.log").read_text().splitlines(keepends=True)[-30:]))
+    import coverage  # the runner's own: the snapshot's interpreter shares its site-packages
+
+    cov = coverage.Coverage(data_file=str(data / ".coverage"), config_file=False)  # combine() reads .coverage.*
+    cov.combine([str(data)], keep=True)
+    measured = cov.get_data()
+    lines: dict[str, dict[int, set[str]]] = {}
+    for file in measured.measured_files():
+        path = Path(file)
+        if not path.is_relative_to(copy):
+            continue
+        by_line: dict[int, set[str]] = defaultdict(set)
+        for line, contexts in measured.contexts_by_lineno(file).items():
+            by_line[line].update(c for c in contexts if c)  # "": at import, outside any test
+        lines[path.relative_to(copy).as_posix()] = dict(by_line)
+    return lines, json.loads(durations.read_text())
