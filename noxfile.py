@@ -76,3 +76,15 @@ def mutation(session: nox.Session) -> None:
     _install(session)
     session.install("coverage>=7.10")  # the runner maps lines to tests with coverage contexts
     session.run("python", "tools/mutate.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, as CI builds it: warnings are errors, internal links checked.
+
+    Output in docs/_build/html (not committed); ``nox -s docs -- -E`` rebuilds from scratch.
+    """
+    session.install("-e", ".[docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "dirhtml", *session.posargs,
+                "docs", "docs/_build/html")
+    session.run("python", "docs/_ext/check_links.py", "docs/_build/html")
