@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from ._findings import Finding, short_repr
+from ._findings import Finding
 from ._kinds import Kind
 from ._messages import Frame
 from ._recorder import (
@@ -30,6 +30,7 @@ from ._recorder import (
     same_binding,
 )
 from ._scopes import Site
+from ._values import short_repr
 
 try:  # only to hide their frames from stacks; the core never needs them
     import _pytest as _pytest_pkg

@@ -27,9 +27,10 @@ from hypothesis.errors import InvalidArgument
 
 from . import _cells, _hypothesis_compat, _messages
 from ._errors import LateBindingError
-from ._findings import Finding, describe, short_repr
+from ._findings import Finding, describe
 from ._judge import judge
 from ._recorder import RECORDER, Window
+from ._values import short_repr
 from .strategies import DEFAULT_MAX_SIZE, loop_ranges, loop_values
 
 # How much of a failing example's loop values a message shows.

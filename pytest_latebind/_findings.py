@@ -7,7 +7,6 @@ of several tests, windows or processes into one.  How a finding is worded is ``_
 from __future__ import annotations
 
 import os
-import reprlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -15,20 +14,7 @@ from typing import Any
 from . import _messages
 from ._kinds import KINDS, Kind
 from ._messages import MESSAGE_VALUES, Context, Frame
-
-_repr = reprlib.Repr()
-_repr.maxstring = 40
-_repr.maxother = 40
-_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 4
-_repr.maxlevel = 2
-
-
-def short_repr(value: Any) -> str:
-    """A short repr that never raises: values are the user's objects."""
-    try:
-        return _repr.repr(value)
-    except Exception as exc:  # a broken __repr__ must not break the report
-        return f"<{type(value).__name__} object (repr raised {type(exc).__name__})>"
+from ._values import short_repr
 
 
 def describe(obj: Any) -> str:
