@@ -1,19 +1,22 @@
 """Helpers for end-to-end tests that pin what ``pytest --latebind`` reports.
 
 A test writes a small project (``write_project``), runs pytest on it once with ``--latebind``
-and a JSON report (``run_latebind``), and reads the findings back by file, line and variable
-(``LatebindRun.at``).  Lines are never hard-coded: a ``# SITE:<label>`` comment marks a line
-and ``marked_line`` finds it, so a test still reads the right line when a source is edited.
+and a JSON report (``run_latebind`` under ``pytester``, or ``run_latebind_in`` for a
+module-scoped corpus that many tests read), and reads the findings back by file, line and
+variable (``LatebindRun.one``, ``LatebindRun.in_file``).  Lines are never hard-coded: a
+``# SITE:<label>`` comment marks a line and ``marked_line`` finds it.
 
-Built on ``tests.helpers`` (``run``, ``read_report``); only behaviour is read (the report,
-the terminal output), never the plugin's internals.
+Only behaviour is read (the JSON report, the terminal output), never the plugin's internals.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +26,22 @@ from .helpers import read_report, run
 
 REPORT = "latebind-report.json"
 _MARK = re.compile(r"#\s*SITE:(\S+)")
+_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+)")
 
 
 def source(text: str) -> str:
-    """``text`` dedented, without its first blank line: the file as the test shows it."""
+    """``text`` dedented, without its leading blank lines: the file as the test shows it."""
     return textwrap.dedent(text).lstrip("\n")
 
 
-def write_project(pytester: pytest.Pytester, **files: str) -> None:
-    """Write each ``name=text`` as ``name.py`` (dedented) in the pytester directory."""
+def write_project(root: Path, **files: str) -> None:
+    """Write each ``name=text`` as ``root/name.py``, through ``source``."""
     for name, text in files.items():
-        (pytester.path / f"{name}.py").write_text(source(text))
+        (root / f"{name}.py").write_text(source(text))
 
 
 def marked_line(text: str, label: str) -> int:
-    """The 1-based line of ``text`` (as ``source`` makes it) marked ``# SITE:<label>``."""
+    """The 1-based line of ``source(text)`` marked ``# SITE:<label>``."""
     lines = [n for n, line in enumerate(source(text).splitlines(), 1)
              for found in _MARK.findall(line) if found == label]
     assert len(lines) == 1, f"mark exactly one line with '# SITE:{label}', found {lines}"
@@ -46,14 +50,14 @@ def marked_line(text: str, label: str) -> int:
 
 @dataclass
 class LatebindRun:
-    """One pytest run with ``--latebind``: its result and the JSON report's findings."""
+    """One pytest run with ``--latebind -rA``: its exit status, output and JSON findings."""
 
-    result: pytest.RunResult
-    report: dict[str, Any]
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    ret: int
+    output: str  # stdout
+    findings: list[dict[str, Any]]
 
     def at(self, file: str, line: int, variable: str | None = None) -> list[dict[str, Any]]:
-        """The findings of ``file`` (relative path) at ``line``, of ``variable`` if given."""
+        """The findings of ``file`` (a path relative to the root) at ``line``, of ``variable``."""
         return [f for f in self.findings if f["file"] == file and f["line"] == line
                 and (variable is None or f["variable"] == variable)]
 
@@ -72,18 +76,40 @@ class LatebindRun:
         return sorted((f["file"], f["line"], f["variable"], f["kinds"]) for f in self.findings)
 
     def outcome(self, nodeid: str) -> str:
-        """``passed``/``failed``/... of one test, read from the ``-rA`` short summary."""
-        for line in self.result.outlines:
-            words = line.split(" ")
-            if len(words) >= 2 and words[1] == nodeid and words[0].isupper():
-                return words[0].lower()
-        raise AssertionError(f"{nodeid} is not in the short summary (run with -rA)")
+        """``passed``, ``failed``, ... of one test, read from the ``-rA`` short summary."""
+        for line in self.output.splitlines():
+            match = _OUTCOME.match(line)
+            if match and match[2] == nodeid:
+                return match[1].lower()
+        raise AssertionError(f"{nodeid} is not in the short summary:\n{self.output}")
+
+    def failure_text(self, test_name: str) -> str:
+        """The text pytest shows under ``____ test_name ____`` in the failures section."""
+        lines = self.output.splitlines()
+        header = re.compile(rf"^_+ {re.escape(test_name)} _+$")
+        start = next(n for n, line in enumerate(lines) if header.match(line)) + 1
+        end = next(n for n in range(start, len(lines)) if re.match(r"^(_{3,} |={3,} |-{3,} )", lines[n]))
+        return "\n".join(lines[start:end])
+
+
+def _read(root: Path, ret: int, output: str) -> LatebindRun:
+    report = root / REPORT
+    assert report.exists(), output
+    return LatebindRun(ret, output, list(read_report(report)["findings"]))
 
 
 def run_latebind(pytester: pytest.Pytester, *args: str) -> LatebindRun:
-    """pytest ``--latebind -rA`` in a subprocess, with a JSON report read back."""
+    """``pytest --latebind -rA`` on the pytester project, in a subprocess, its report read."""
     result = run(pytester, "--latebind", f"--latebind-report={REPORT}", "-rA", *args)
-    report_path = Path(pytester.path, REPORT)
-    assert report_path.exists(), "\n".join(result.outlines + result.errlines)
-    report = read_report(report_path)
-    return LatebindRun(result, report, list(report["findings"]))
+    return _read(pytester.path, result.ret, "\n".join(result.outlines))
+
+
+def run_latebind_in(root: Path, *args: str) -> LatebindRun:
+    """``pytest --latebind -rA`` on a project in ``root`` (e.g. a module-scoped corpus)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--latebind", f"--latebind-report={REPORT}",
+         "-rA", *args], cwd=root, capture_output=True, text=True, timeout=300, env=env)
+    return _read(root, proc.returncode, proc.stdout + proc.stderr)
