@@ -77,10 +77,26 @@ class LatebindRun:
 
     def outcome(self, nodeid: str) -> str:
         """``passed``, ``failed``, ... of one test, read from the ``-rA`` short summary."""
+        return self._summary_line(nodeid)[0]
+
+    def reason(self, nodeid: str) -> str:
+        """What the short summary says a failed test failed with (``LateBindingError: ...``)."""
+        return self._summary_line(nodeid)[1]
+
+    def failed_by_latebind(self, nodeid: str) -> bool:
+        """Whether the test failed with the plugin's verdict, not with an error of its own."""
+        return self.outcome(nodeid) == "failed" and self.reason(nodeid).startswith("LateBindingError: ")
+
+    def own_failures(self) -> list[str]:
+        """The short summary's failed tests that failed by an error of their own."""
+        return [line for line in self.output.splitlines()
+                if line.startswith("FAILED ") and " - LateBindingError: " not in line]
+
+    def _summary_line(self, nodeid: str) -> tuple[str, str]:
         for line in self.output.splitlines():
             match = _OUTCOME.match(line)
             if match and match[2] == nodeid:
-                return match[1].lower()
+                return match[1].lower(), line[match.end():].removeprefix(" - ")
         raise AssertionError(f"{nodeid} is not in the short summary:\n{self.output}")
 
     def failure_text(self, test_name: str) -> str:

@@ -170,6 +170,11 @@ def found(corpus: LatebindRun, name: str, mark: str = "site") -> dict[str, objec
     return corpus.one(f"count_{name}.py", line, variable)
 
 
+def test_scenarios_fail_only_by_the_plugins_verdict(corpus: LatebindRun) -> None:
+    # Each test's own assertions (what the bug does to the program) hold.
+    assert corpus.own_failures() == []
+
+
 def test_teardown_judges_stale_calls_but_not_shared_bindings(corpus: LatebindRun) -> None:
     # Three closures made in teardown and kept alive: only the stale call is reported there.
     finding = found(corpus, "teardown")
@@ -238,10 +243,15 @@ def test_report_stack_holds_only_user_frames(corpus: LatebindRun) -> None:
 
 
 XDIST_MODULE = """
+    import os
+
     fs = []
     for n in range(3):
         fs.append(lambda: n)  # SITE:site
-    CALLED = [f() for f in list(fs)]
+    # The same import in each worker, but not quite the same events: gw0 sees 1 stale call, gw1 2.
+    CALLS = 1 if os.environ.get("PYTEST_XDIST_WORKER") == "gw0" else 2
+    for k in range(CALLS):
+        fs[k]()
     """
 
 
@@ -254,6 +264,6 @@ def test_import_time_stale_calls_seen_by_every_xdist_worker_are_counted_once(pyt
     (finding,) = run.findings
     assert (finding["file"], finding["line"]) == ("at_import.py", marked_line(XDIST_MODULE, "site"))
     assert (finding["outside_tests"], finding["tests"]) == (True, [])
-    # Both workers imported the module and saw its 2 stale calls: the same events, once.
+    # Both workers imported the module: one import's events, seen twice, are the most either saw.
     assert (finding["stale_calls"], finding["closures"]) == (2, 3)
     assert run.ret == 1  # found outside any test: the session fails

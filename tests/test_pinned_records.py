@@ -123,10 +123,10 @@ NONE = scenario("none", """
         mod.KEPT.clear()
 
     def test_none(kept):
-        in_round, fs = mod.make([None, "b", None])
-        assert in_round == [None, "B", None]
-        # Made with None, 'B', None; all now see None: only the second one reads stale.
-        assert [f() for f in fs] == [None, None, None]
+        in_round, fs = mod.make([None, "b", None, "d"])
+        assert in_round == [None, "B", None, "D"]
+        # Made with None, 'B', None, 'D'; all now see 'D': the first three read stale.
+        assert [f() for f in fs] == ["D", "D", "D", "D"]
     """)
 
 BAD_REPR = scenario("bad_repr", """
@@ -168,7 +168,7 @@ def found(corpus: LatebindRun, name: str, kinds: tuple[str, ...] = ("stale-call"
     for finding in findings.values():
         assert tuple(finding["kinds"]) == kinds
         assert finding["tests"] == [f"test_rec_{name}.py::test_{name}"]
-    assert corpus.outcome(f"test_rec_{name}.py::test_{name}") == "failed"
+    assert corpus.failed_by_latebind(f"test_rec_{name}.py::test_{name}")
     return findings
 
 
@@ -217,11 +217,11 @@ def test_three_loop_variables_in_one_closure(corpus: LatebindRun) -> None:
 
 
 def test_deferred_variable_whose_value_is_none(corpus: LatebindRun) -> None:
-    # None is a value like any other, not "not assigned yet": the first and last closures
-    # were made with None and see None, so only the second one's read is stale.
+    # None is a value like any other, not "not assigned yet": the closures made with None
+    # read 'D' stale, as the one made with 'B' does.
     finding = found(corpus, "none", BOTH)["result"]
-    assert values(finding) == (["None", "'B'"], "None", 1)
-    assert finding["closures"] == 3
+    assert values(finding) == (["None", "'B'", "'D'"], "'D'", 3)
+    assert finding["closures"] == 4
 
 
 def test_value_whose_repr_raises(corpus: LatebindRun) -> None:
