@@ -103,6 +103,24 @@ THREE = scenario("three", """
         assert fs[0]() == (3, "z", 3.5)
     """)
 
+ORDER = scenario("order", """
+    KEPT = []
+
+    def make(rows):
+        for a, b in rows:
+            KEPT.append(lambda: (b, a, b))  # SITE:site
+    """, """
+    import pytest
+
+    @pytest.fixture
+    def kept():
+        yield
+        mod.KEPT.clear()
+
+    def test_order(kept):
+        mod.make([(1, 2), (3, 4)])
+    """)
+
 NONE = scenario("none", """
     KEPT = []
 
@@ -214,6 +232,13 @@ def test_three_loop_variables_in_one_closure(corpus: LatebindRun) -> None:
     assert values(findings["b"]) == (["'x'", "'y'", "'z'"], "'z'", 1)
     assert values(findings["c"]) == (["1.5", "2.5", "3.5"], "3.5", 1)
     assert {f["closures"] for f in findings.values()} == {3}
+
+
+def test_shared_binding_blocks_follow_the_order_of_first_reads(corpus: LatebindRun) -> None:
+    findings = found(corpus, "order", ("shared-binding",))
+    assert (values(findings["b"]), values(findings["a"])) == ((["2", "4"], "4", 0), (["1", "3"], "3", 0))
+    titles = [line for line in corpus.failure_text("test_order").splitlines() if " closures created at " in line]
+    assert [title.rsplit(" ", 1)[1] for title in titles] == ["'b'", "'a'"]  # b is read first
 
 
 def test_deferred_variable_whose_value_is_none(corpus: LatebindRun) -> None:
