@@ -242,6 +242,30 @@ def test_report_stack_holds_only_user_frames(corpus: LatebindRun) -> None:
     ]
 
 
+OUTSIDE_ROOT = """
+    def make(names):
+        fs = []
+        for name in names:
+            fs.append(lambda: name)  # SITE:site
+        return fs[0]()  # SITE:call
+    """
+
+
+def test_stack_outside_the_root_still_has_no_pytest_or_plugin_frames(pytester: pytest.Pytester) -> None:
+    # No frame lies under the root, so the report keeps every frame it has: the user's only.
+    pytester.mkdir("elsewhere")
+    test = "import outside\n\ndef test_outside():\n    assert outside.make('ab') == 'b'\n"
+    write_project(pytester.path, outside=OUTSIDE_ROOT, test_outside=test)
+    run = run_latebind(pytester, "--rootdir=elsewhere", "--latebind-modules=outside", "test_outside.py")
+    (finding,) = run.findings
+    here = pytester.path.resolve().as_posix()
+    assert [(f["file"], f["line"], f["function"]) for f in finding["first_stale_call"]] == [
+        (f"{here}/test_outside.py", 4, "test_outside"),
+        (f"{here}/outside.py", marked_line(OUTSIDE_ROOT, "call"), "make"),
+        (f"{here}/outside.py", marked_line(OUTSIDE_ROOT, "site"), "<lambda>"),
+    ]
+
+
 XDIST_MODULE = """
     import os
 
