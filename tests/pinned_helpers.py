@@ -104,7 +104,9 @@ class LatebindRun:
         lines = self.output.splitlines()
         header = re.compile(rf"^_+ {re.escape(test_name)} _+$")
         start = next(n for n, line in enumerate(lines) if header.match(line)) + 1
-        end = next(n for n in range(start, len(lines)) if re.match(r"^(_{3,} |={3,} |-{3,} )", lines[n]))
+        # A section line, or a report line ("- generated xml file: ... -"), whose dashes shrink to
+        # one when its path is longer than the terminal is wide.
+        end = next(n for n in range(start, len(lines)) if re.match(r"^(_{3,} |={3,} |-{3,} |-+ generated )", lines[n]))
         return "\n".join(lines[start:end])
 
 
