@@ -42,7 +42,7 @@ class LatebindRun:
     @classmethod
     def start(cls, config: pytest.Config) -> LatebindRun:
         run = cls(config, read_settings(config))
-        run.windows.open()
+        run.windows.open(run.settings.show_values)
         if run.settings.enabled:
             run.hooks.install()
         return run

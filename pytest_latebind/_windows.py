@@ -21,7 +21,10 @@ class Windows:
         self.stopped = False
         self._blocks = contextlib.ExitStack()
 
-    def open(self) -> None:
+    def open(self, show_values: bool) -> None:
+        # With values hidden the recorder takes no repr of a user's value, ever.
+        RECORDER.show_values = show_values
+        self._blocks.callback(setattr, RECORDER, "show_values", True)
         self._blocks.enter_context(RECORDER.recording(self.session))
 
     def stop(self) -> None:

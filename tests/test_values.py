@@ -136,3 +136,37 @@ def test_different_immutables_each_round_are_found(pytester: pytest.Pytester) ->
     [finding] = json.loads(report.read_text())["findings"]
     assert (finding["variable"], finding["created_with"], finding["seen"]) == (
         "value", ["(1000, 'x')", "(1001, 'x')", "(1002, 'x')"], "(1002, 'x')")
+
+
+def test_values_hidden_means_no_repr_is_taken(pytester: pytest.Pytester) -> None:
+    """With show-values off the plugin never calls a value's __repr__ (it may be slow, or
+    have effects); with it on, it does, for the values a message lists."""
+    pytester.makepyfile(mod="""
+        CALLS = []
+
+        class Secret:
+            def __repr__(self):
+                CALLS.append(1)
+                return "Secret()"
+
+        def make():
+            out = []
+            for s in (Secret(), Secret()):
+                out.append(lambda: s)
+            return out
+    """, test_mod="""
+        import mod
+
+        def test_late():
+            [f() for f in mod.make()]
+
+        def test_reprs_taken():
+            with open("calls.txt", "w") as out:
+                out.write(str(len(mod.CALLS)))
+    """)
+    def reprs_taken(show: str) -> int:
+        pytester.runpytest("-p", "no:cacheprovider", "--latebind", f"--latebind-show-values={show}")
+        return int((pytester.path / "calls.txt").read_text())
+
+    assert reprs_taken("no") == 0
+    assert reprs_taken("yes") > 0
