@@ -1,6 +1,6 @@
 """Mutation testing of pytest-latebind's core: does the suite notice when the code changes?
 
-    python tools/mutate.py                              the six core modules at HEAD
+    python tools/mutate.py                              the core modules at HEAD
     python tools/mutate.py _judge pytest_latebind/_cells.py --report /tmp/m.md
     python tools/mutate.py --match _findings.py::Finding.message    only matching mutants
     nox -s mutation -- _scopes                          the same, in nox's venv
@@ -49,7 +49,10 @@ from mutate_report import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = ["_transformer", "_judge", "_recorder", "_findings", "_scopes", "_cells"]
+# The verdict path: finding sites, instrumenting them, recording, judging, and the finding's
+# text.  _builder, _messages, _values and _verdict were split out of the first six.
+CORE = ["_transformer", "_scopes", "_recorder", "_values", "_judge", "_verdict", "_builder", "_findings",
+        "_messages", "_cells"]
 EQUIVALENTS = ROOT / "tools" / "mutation-equivalents.txt"
 
 
