@@ -41,12 +41,16 @@ except ImportError:  # pragma: no cover - used without pytest
 
 def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequence[Any], now: Any,
             closures: int, stale_calls: int = 0, stack: list[Frame] | None = None,
-            tests: Sequence[str] = (), outside: bool = False) -> Finding:
-    """A finding of ``site`` for ``variable``; ``created`` and ``now`` are remembered values."""
+            tests: Sequence[str] = (), outside: bool = False, more: bool = False) -> Finding:
+    """A finding of ``site`` for ``variable``; ``created`` and ``now`` are remembered values.
+
+    ``more``: values beyond ``created`` were seen (the recorder keeps the first few only).
+    """
     shown = [short_repr(value) for value in created[:MAX_VALUES]]
     return Finding(file=file, line=site.line, column=site.column, variable=variable,
                    site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
-                   kinds=[kind], created_with=shown, seen=short_repr(now),
+                   kinds=[kind], created_with=shown, more_values=more or len(created) > len(shown),
+                   seen=short_repr(now),
                    closures=max(closures, len(shown)), stale_calls=stale_calls, stack=stack or [],
                    tests=list(tests), outside_tests=outside)
 
@@ -93,7 +97,8 @@ def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding
     closures = window.made_count.get(info, 0) if len(mine) == len(creations) else len(mine)
     return finding(info.site, info.file, info.variables[k], Kind.STALE_CALL, created=created, now=event.now,
                    closures=max(closures, len(siblings)), stale_calls=event.calls,
-                   stack=_user_frames(event.stack), **seen_in(window))
+                   stack=_user_frames(event.stack), more=(info, k, event.ref) in window.more_values,
+                   **seen_in(window))
 
 
 _HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,  # this package's own frames

@@ -35,6 +35,7 @@ class Finding:
     fix: str
     kinds: list[Kind] = field(default_factory=list)
     created_with: list[str] = field(default_factory=list)  # bounded reprs, in creation order
+    more_values: bool = False  # more distinct values were seen than created_with lists
     seen: str | None = None
     closures: int = 0  # closures sharing the binding: at least one per creation value
     stale_calls: int = 0
@@ -54,7 +55,9 @@ class Finding:
         """Fold ``other`` in. ``same_events``: both saw the same calls (one import seen by
         several xdist workers), so counts are not added up."""
         self.kinds = sorted(set(self.kinds) | set(other.kinds), key=KINDS.index)
-        self.created_with = _union(self.created_with, other.created_with)[:MESSAGE_VALUES]
+        union = _union(self.created_with, other.created_with)
+        self.more_values = self.more_values or other.more_values or len(union) > MESSAGE_VALUES
+        self.created_with = union[:MESSAGE_VALUES]
         self.seen = other.seen if other.seen is not None else self.seen
         self.closures = max(self.closures, other.closures)
         if same_events:

@@ -48,6 +48,8 @@ class Worded(Protocol):
     @property
     def created_with(self) -> Sequence[str]: ...
     @property
+    def more_values(self) -> bool: ...
+    @property
     def seen(self) -> str | None: ...
     @property
     def closures(self) -> int: ...
@@ -100,7 +102,7 @@ def values(finding: Worded, context: Context, *, with_kinds: bool = True) -> str
         return HIDDEN + suffix
     var = finding.variable
     shown = finding.created_with[:MESSAGE_VALUES]
-    more = ", ..." if len(finding.created_with) > len(shown) else ""
+    more = ", ..." if finding.more_values or len(finding.created_with) > len(shown) else ""
     state = "called while" if Kind.STALE_CALL in finding.kinds else "all of them now see"
     now = f"{state} {var}={finding.seen}"
     # check() on closures that were not instrumented cannot know their creation values.

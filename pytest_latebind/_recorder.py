@@ -284,6 +284,9 @@ class Window:
         # the closures die, so a message can name every value the siblings of a stale closure
         # were made with.
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
+        # (site, variable, binding key) whose closures past those kept had a value none of the
+        # kept ones of that binding has: its message ends the values with "...".
+        self.more_values: set[tuple[SiteInfo, int, Any]] = set()
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
         self._lock = threading.Lock()
         _WINDOWS.add(self)
@@ -301,6 +304,8 @@ class Window:
             creations = self.creations.setdefault(info, [])
             if listed and len(creations) < MAX_VALUES:
                 creations.append((tuple(map(binding_key, record.refs)), record.values))
+            else:
+                self._note_more(info, record, creations)
             tracked = self.tracked.get(info)
             if tracked is None:
                 tracked = self.tracked[info] = []
@@ -312,6 +317,18 @@ class Window:
                     self._next_prune[info] = self.made_count[info] + MAX_TRACKED_PER_SITE
             if len(tracked) < MAX_TRACKED_PER_SITE:
                 tracked.append(weakref.ref(record))
+
+    def _note_more(self, info: SiteInfo, record: Record,
+                   creations: list[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
+        # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
+        for k, ref in enumerate(record.refs):
+            key = binding_key(ref)
+            if (info, k, key) in self.more_values:
+                continue
+            value = record.values[k]
+            if value is not PENDING and not any(keys[k] == key and same(values[k], value)
+                                                for keys, values in creations):
+                self.more_values.add((info, k, key))
 
     def stale_call(self, record: Record, k: int, now: Any, frame: Any) -> None:
         key = (record.info, k)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pytest_latebind._findings import Finding
 from pytest_latebind._judge import judge
 from pytest_latebind._kinds import Kind
 from pytest_latebind._recorder import MAX_TRACKED_PER_SITE, MAX_VALUES, RECORDER, Window, record_of
@@ -241,3 +242,31 @@ def test_variable_assigned_after_the_closure_still_goes_stale(tmp_path: Path, wi
     assert findings["status"].created_with == ["1", "2", "3"]
     assert findings["status"].stale_calls == 2  # the last report reads its own round's value
     assert findings["job"].stale_calls == 2
+
+
+def test_values_past_the_kept_ones_end_the_message_with_an_ellipsis(tmp_path: Path, window: Window) -> None:
+    # The siblings are dead when the test is judged: only the first MAX_VALUES creations are
+    # kept, and the message must still say that more values existed.
+    module = load(tmp_path, BUILD)
+    assert module.build(range(MAX_VALUES + 2))[0]() == MAX_VALUES + 1
+    [finding] = judge(window)
+    assert finding.created_with == [str(v) for v in range(MAX_VALUES)] and finding.more_values
+    assert f"created with v=0, 1, 2, 3, 4, 5, 6, 7, ...; called while v={MAX_VALUES + 1}" in finding.message()
+
+
+def test_repeated_values_past_the_kept_ones_add_no_ellipsis(tmp_path: Path, window: Window) -> None:
+    module = load(tmp_path, BUILD)
+    assert module.build([*range(MAX_VALUES), *range(MAX_VALUES)])[0]() == MAX_VALUES - 1
+    [finding] = judge(window)
+    assert finding.created_with == [str(v) for v in range(MAX_VALUES)] and not finding.more_values
+    assert "6, 7; called while v=7" in finding.message()
+
+
+def test_merging_past_the_listed_values_keeps_the_ellipsis() -> None:
+    first = Finding(file="m.py", line=1, column=1, variable="i", site_kind="lambda", site_name="<lambda>",
+                    fix="lambda i=i: ...", created_with=[str(v) for v in range(5)])
+    first.merge(first.copy(created_with=[str(v) for v in range(5, 10)]))
+    assert first.created_with == [str(v) for v in range(MAX_VALUES)] and first.more_values
+    alone = first.copy(created_with=["0"], more_values=False)
+    alone.merge(first.copy(created_with=["1"], more_values=True))
+    assert alone.created_with == ["0", "1"] and alone.more_values

@@ -136,12 +136,13 @@ def test_json_report(runs: dict[str, Run], mode: str) -> None:
     assert dispatch == {
         "file": "scheduler/dispatch.py", "line": DISPATCH[0], "column": DISPATCH[1], "variable": "event",
         "kinds": ["stale-call", "shared-binding"], "created_with": ["'created'", "'updated'", "'deleted'"],
-        "seen": "'deleted'", "closures": 3, "stale_calls": 2, "tests": [EVENT_TEST], "outside_tests": True,
+        "more_values": False, "seen": "'deleted'", "closures": 3, "stale_calls": 2, "tests": [EVENT_TEST],
+        "outside_tests": True,
         "site": {"kind": "lambda", "name": "<lambda>"}, "fix": "lambda payload, event=event: ..."}
     assert health == {
         "file": "scheduler/health.py", "line": HEALTH[0], "column": HEALTH[1], "variable": "host",
-        "kinds": ["stale-call"], "created_with": ["'db'", "'cache'", "'api'"], "seen": "'api'",
-        "closures": 3, "stale_calls": 2, "tests": [HOST_TEST], "outside_tests": False,
+        "kinds": ["stale-call"], "created_with": ["'db'", "'cache'", "'api'"], "more_values": False,
+        "seen": "'api'", "closures": 3, "stale_calls": 2, "tests": [HOST_TEST], "outside_tests": False,
         "site": {"kind": "async def", "name": "check"}, "fix": "async def check(host=host):"}
     for stack, test, site in zip(stacks, (EVENT_TEST, HOST_TEST), ("dispatch.py", "health.py"), strict=True):
         assert stack[0] == {"file": test.split("::")[0], "line": stack[0]["line"], "function": test.split("::")[1]}

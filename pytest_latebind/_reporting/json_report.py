@@ -30,6 +30,7 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
         "variable": finding.variable,
         "kinds": [str(kind) for kind in finding.kinds],
         "created_with": list(finding.created_with) if show_values else None,
+        "more_values": finding.more_values,
         "seen": finding.seen if show_values else None,
         "closures": finding.closures,
         "stale_calls": finding.stale_calls,
