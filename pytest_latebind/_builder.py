@@ -19,6 +19,7 @@ from ._messages import Frame
 from ._recorder import (
     MAX_VALUES,
     PENDING,
+    UNBOUND,
     Record,
     SiteInfo,
     StaleEvent,
@@ -91,6 +92,10 @@ def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding
     mine = [values for refs, values in creations if same_binding(refs[k], event.ref)]
     siblings = [r for r in live if same_binding(r.refs[k], event.ref)]
     made = [values[k] for values in mine if values[k] is not PENDING]
+    if mine and mine[-1][k] is PENDING and event.read is not UNBOUND:
+        # The last closure's round never ended with a sibling made after it: it ends with the
+        # loop, and the binding then holds what the stale read saw.
+        made.append(event.read)
     created = distinct(made + [baseline(r, k) for r in siblings] + list(event.created))
     # Creations are kept for the first few closures only: past them, when every one kept is
     # of this binding, the site's count is the binding's.

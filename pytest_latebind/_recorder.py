@@ -90,10 +90,15 @@ class SiteInfo:
         self._indexes: tuple[int, ...] | None = None
         self._last: dict[Any, weakref.ref[Record]] = {}  # per binding: the record still pending
 
-    def settle(self, record: Record) -> tuple[Any, ...]:
+    def settle(self, record: Record) -> tuple[tuple[Any, ...], list[tuple[tuple[Any, ...], Record]]]:
         """For variables the loop assigns after making the closure: the value a closure should
-        see is the one its round ends with, which is the value when the next sibling is made."""
+        see is the one its round ends with, which is the value when the next sibling is made.
+
+        Returns the fast values of ``record``, and (values before, record) for each earlier
+        sibling whose pending values were filled in, for the window's list of creations.
+        """
         values = list(record.values)
+        filled: list[tuple[tuple[Any, ...], Record]] = []
         with _SETTLE_LOCK:
             if len(self._last) >= MAX_TRACKED_PER_SITE:
                 self._last = {key: ref for key, ref in self._last.items() if ref() is not None}
@@ -103,6 +108,8 @@ class SiteInfo:
                 previous = self._last.get(key)
                 before = previous() if previous is not None else None
                 if before is not None and same_binding(before.refs[k], ref) and before.values[k] is PENDING:
+                    if not any(sibling is before for _, sibling in filled):
+                        filled.append((before.values, before))
                     before.values = (*before.values[:k], values[k], *before.values[k + 1:])
                 values[k] = PENDING
                 self._last[key] = weakref.ref(record)
@@ -111,7 +118,7 @@ class SiteInfo:
             if len(self.newest) >= MAX_TRACKED_PER_SITE:
                 self.newest = {key: ref for key, ref in self.newest.items() if ref() is not None}
         record.values = tuple(values)
-        return tuple(SLOW if k in self.later else value for k, value in enumerate(values))
+        return tuple(SLOW if k in self.later else value for k, value in enumerate(values)), filled
 
     def refs(self, factory: FunctionType) -> tuple[Any, ...]:
         """Where each loop variable lives: the factory's cell, or (globals, name)."""
@@ -227,15 +234,23 @@ class ModuleSites:
         record.refs = refs
         raw = [read(ref) for ref in refs]
         record.values = values = tuple(map(remember, raw))
+        filled: list[tuple[tuple[Any, ...], Record]] = []
         if info.slow:
-            values = info.settle(record)  # the reads of deferred and later variables go to the record
+            # The reads of deferred and later variables go to the record.
+            values, filled = info.settle(record)
         # A value the record holds as it is serves the inline identity test; any other
         # (a weak reference, an address, a pending one) sends every read to the record.
         made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in info.checked), *args)
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
+        if not info.checked:
+            # It reads no loop variable it does not assign itself (`nonlocal t; t += 1`), so
+            # no read references its token: the record lives as long as the closure this way.
+            _HELD[made] = record
         window = RECORDER.window
         if window is not None:
+            for old, sibling in filled:
+                window.filled(info, old, sibling.values)
             window.add(record, raw)
         return made
 
@@ -265,6 +280,7 @@ class StaleEvent:
     calls: int = 0  # stale reads
     created: list[Any] = field(default_factory=list)  # remembered values, distinct, in order seen
     now: Any = UNBOUND  # the value the first stale read saw, as Shown
+    read: Any = UNBOUND  # ... and as remembered: the round's value of a last closure still pending
     ref: Any = None  # the binding the stale closures read (its binding_key): their siblings share it
     stack: traceback.StackSummary | None = None
     thread: str | None = None  # the thread of the first stale read, when not the main one
@@ -318,6 +334,16 @@ class Window:
             if len(tracked) < MAX_TRACKED_PER_SITE:
                 tracked.append(weakref.ref(record))
 
+    def filled(self, info: SiteInfo, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
+        """A closure's pending values were filled in (its round ended): its creation, if kept,
+        lists them, so a message names them after the closure died."""
+        with self._lock:
+            creations = self.creations.get(info, [])
+            for n, (keys, values) in enumerate(creations):
+                if values is old:  # the entry holds the old tuple, so identity is its closure's
+                    creations[n] = (keys, new)
+                    break
+
     def _note_more(self, info: SiteInfo, record: Record,
                    creations: list[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
         # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
@@ -340,6 +366,7 @@ class Window:
                 event.stack = traceback.extract_stack(frame, limit=30)
                 # The value the user must look at is the one the first stale read saw.
                 event.now = Shown(short_repr(now) if RECORDER.show_values else "<hidden>")
+                event.read = remember(now)
                 thread = threading.current_thread()
                 if thread is not threading.main_thread():
                     event.thread = thread.name
@@ -394,6 +421,9 @@ class Recorder:
 
 
 RECORDER = Recorder()
+# Records of closures that hold no token of their own (see ModuleSites.made): weak keys, so the
+# record dies with its closure and keeps nothing of the user's alive.
+_HELD: weakref.WeakKeyDictionary[Any, Record] = weakref.WeakKeyDictionary()
 _WINDOWS: weakref.WeakSet[Window] = weakref.WeakSet()
 
 
@@ -419,11 +449,11 @@ def record_of(func: Any) -> Record | None:
     """
     code = getattr(func, "__code__", None)
     closure = getattr(func, "__closure__", None)
-    if code is None or not closure:
+    if code is None:
         return None
     from ._transformer import TOKEN
 
-    for name, cell in zip(code.co_freevars, closure, strict=True):
+    for name, cell in zip(code.co_freevars, closure or (), strict=True):
         if name.startswith(TOKEN):
             try:
                 token = cell.cell_contents
@@ -431,7 +461,10 @@ def record_of(func: Any) -> Record | None:
                 continue
             if isinstance(token, Record) and token.info.code is code:
                 return token
-    return None
+    try:
+        return _HELD.get(func)
+    except TypeError:  # neither hashable nor weakly referable: not a closure we made
+        return None
 
 
 def same_binding(a: Any, b: Any) -> bool:

@@ -107,9 +107,11 @@ def _resolve(name: str, scope: _Scope) -> _Scope:
     while current is not None:
         if current.kind == "module":
             return current
-        if name in current.declared_global:
-            break
+        # A class body is no enclosing scope of the functions in it: neither its bindings nor
+        # its `global` declarations reach them.
         skip_class = current.kind == "class" and not first
+        if name in current.declared_global and not skip_class:
+            break
         if not skip_class and name not in current.declared_nonlocal and name in current.bound:
             return current
         current = current.parent

@@ -218,9 +218,6 @@ def test_deferred_variable_of_dead_siblings_reads_stale(corpus: LatebindRun) -> 
     assert (label["created_with"][0], label["seen"], label["stale_calls"], label["closures"]) == ("'A'", "'C'", 1, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="a deferred variable's values are kept only on live records (a creation "
-                   "is remembered as pending): once the siblings die, the message lists only the stale closure's "
-                   "own value, 'created with label='A'', for 3 closures")
 def test_deferred_values_of_dead_siblings_are_still_listed(corpus: LatebindRun) -> None:
     assert found(corpus, "dead_siblings")["label"]["created_with"] == ["'A'", "'B'", "'C'"]
 

@@ -602,9 +602,6 @@ def test_augmented_assignment_in_a_nonlocal_def_reads_the_loop_variable(corpus: 
     assert corpus.outcome("test_shape_nonlocal_counter.py::test_twin") == "passed"
 
 
-@pytest.mark.xfail(strict=True, reason="a def whose only loop variable it assigns itself (nonlocal t; t += 1) "
-                   "gets no read checks, so it never references its token cell: its record dies at once and "
-                   "the closures kept alive are never judged a shared binding")
 def test_nonlocal_def_assigning_its_loop_variable_kept_alive_is_a_shared_binding(corpus: LatebindRun) -> None:
     # Three bumps alive, made with t=10, 20, 30, share make's one t: the first bump adds to 30.
     check_shape(corpus, "nonlocal_counter", [("bug", "t")])
@@ -661,9 +658,6 @@ def test_nonlocal_declaration_in_the_loops_function_is_found(corpus: LatebindRun
     check_shape(corpus, "nonlocal", [("bug", "v")])
 
 
-@pytest.mark.xfail(strict=True, reason="a `global i` in a class body is applied to the lambdas inside the class: "
-                   "they are taken to read the module's i, but Python resolves them to the function's i, so "
-                   "the loop's bug is missed")
 def test_global_declaration_in_a_class_body_does_not_hide_the_loop_variable(corpus: LatebindRun) -> None:
     check_shape(corpus, "class_global", [("bug", "i")])
 
