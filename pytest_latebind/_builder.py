@@ -25,6 +25,7 @@ from ._recorder import (
     StaleEvent,
     Window,
     baseline,
+    binding_key,
     distinct,
     group_by_binding,
     read,
@@ -61,12 +62,12 @@ def seen_in(window: Window) -> dict[str, Any]:
     return {"tests": [window.label] if window.label else [], "outside": window.label is None}
 
 
-def shared_bindings(info: SiteInfo, records: list[Record], *, made: int = 0, tests: Sequence[str] = (),
-                    outside: bool = False) -> list[Finding]:
+def shared_bindings(info: SiteInfo, records: list[Record], *, window: Window | None = None,
+                    tests: Sequence[str] = (), outside: bool = False) -> list[Finding]:
     """Closures of one site reading one binding of a loop variable, made with different values.
 
-    ``made``: how many closures the site made in all; it counts for a binding when the
-    records show only one (tracking stops at a bound, the count goes on).
+    ``window``: the one the records were made in; it counts the closures made on a binding
+    past those tracked (tracking stops at a bound, the count goes on).
     """
     found = []
     for k, variable in enumerate(info.variables):
@@ -74,7 +75,8 @@ def shared_bindings(info: SiteInfo, records: list[Record], *, made: int = 0, tes
         for group in groups:
             values = distinct([baseline(record, k) for record in group])
             if len(group) >= 2 and len(values) >= 2:
-                closures = max(len(group), made if len(groups) == 1 else 0)
+                made = window.made_on(info, k, binding_key(group[0].refs[k])) if window is not None else 0
+                closures = max(len(group), made)
                 found.append(finding(info.site, info.file, variable, Kind.SHARED_BINDING, created=values,
                                      now=read(group[0].refs[k]), closures=closures, tests=tests,
                                      outside=outside))
@@ -97,9 +99,7 @@ def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding
         # loop, and the binding then holds what the stale read saw.
         made.append(event.read)
     created = distinct(made + [baseline(r, k) for r in siblings] + list(event.created))
-    # Creations are kept for the first few closures only: past them, when every one kept is
-    # of this binding, the site's count is the binding's.
-    closures = window.made_count.get(info, 0) if len(mine) == len(creations) else len(mine)
+    closures = window.made_on(info, k, event.ref)
     return finding(info.site, info.file, info.variables[k], Kind.STALE_CALL, created=created, now=event.now,
                    closures=max(closures, len(siblings)), stale_calls=event.calls,
                    stack=_user_frames(event.stack), more=(info, k, event.ref) in window.more_values,

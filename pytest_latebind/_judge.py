@@ -41,5 +41,5 @@ def _shared_bindings(window: Window) -> list[Finding]:
 
 def _candidates(window: Window) -> list[Finding]:
     return [finding for info, records in window.live_records().items() if len(records) >= 2
-            for finding in _builder.shared_bindings(info, records, made=window.made_count.get(info, 0),
+            for finding in _builder.shared_bindings(info, records, window=window,
                                                     **_builder.seen_in(window))]

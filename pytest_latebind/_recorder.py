@@ -34,6 +34,9 @@ from ._values import Weak, keep_text, matches, remember, same, short_repr
 MAX_TRACKED_PER_SITE = 256
 # How many distinct creation values a stale-call event keeps for its message.
 MAX_VALUES = 8
+# Creations kept per site in a window: MAX_VALUES per binding, so that threads or calls making
+# bindings side by side each keep their first values, up to this many in all.
+MAX_KEPT_PER_SITE = 64
 
 
 class _Unbound:
@@ -296,13 +299,17 @@ class Window:
         self.tracked: dict[SiteInfo, list[weakref.ref[Record]]] = {}
         self.made_count: dict[SiteInfo, int] = {}
         self._next_prune: dict[SiteInfo, int] = {}
-        # The first few (binding keys, remembered values) made at each site, kept even after
-        # the closures die, so a message can name every value the siblings of a stale closure
-        # were made with.
+        # The first few (binding keys, remembered values) made on each binding of each site,
+        # kept even after the closures die, so a message can name every value the siblings of
+        # a stale closure were made with.
         self.creations: dict[SiteInfo, list[tuple[tuple[Any, ...], tuple[Any, ...]]]] = {}
+        self._kept: dict[tuple[SiteInfo, tuple[Any, ...]], int] = {}  # per (site, binding keys)
         # (site, variable, binding key) whose closures past those kept had a value none of the
         # kept ones of that binding has: its message ends the values with "...".
         self.more_values: set[tuple[SiteInfo, int, Any]] = set()
+        # (site, variable, binding key): closures made past those kept, so a binding's count
+        # is its own even when threads or calls make many bindings at one site.
+        self.more_made: dict[tuple[SiteInfo, int, Any], int] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
         self._lock = threading.Lock()
         _WINDOWS.add(self)
@@ -310,7 +317,8 @@ class Window:
     def add(self, record: Record, raw: list[Any]) -> None:
         """A closure made; ``raw`` are its values, alive for the length of this call only."""
         info = record.info
-        listed = len(self.creations.get(info, ())) < MAX_VALUES
+        keys = tuple(map(binding_key, record.refs))
+        listed = self._listed(info, keys)
         if listed and RECORDER.show_values:
             # Outside the lock: a repr is the user's code, and it may make closures itself.
             for remembered, value in zip(record.values, raw, strict=True):
@@ -318,8 +326,9 @@ class Window:
         with self._lock:
             self.made_count[info] = self.made_count.get(info, 0) + 1
             creations = self.creations.setdefault(info, [])
-            if listed and len(creations) < MAX_VALUES:
-                creations.append((tuple(map(binding_key, record.refs)), record.values))
+            if listed and self._listed(info, keys):
+                creations.append((keys, record.values))
+                self._kept[info, keys] = self._kept.get((info, keys), 0) + 1
             else:
                 self._note_more(info, record, creations)
             tracked = self.tracked.get(info)
@@ -333,6 +342,10 @@ class Window:
                     self._next_prune[info] = self.made_count[info] + MAX_TRACKED_PER_SITE
             if len(tracked) < MAX_TRACKED_PER_SITE:
                 tracked.append(weakref.ref(record))
+
+    def _listed(self, info: SiteInfo, keys: tuple[Any, ...]) -> bool:
+        return (self._kept.get((info, keys), 0) < MAX_VALUES
+                and len(self.creations.get(info, ())) < MAX_KEPT_PER_SITE)
 
     def filled(self, info: SiteInfo, old: tuple[Any, ...], new: tuple[Any, ...]) -> None:
         """A closure's pending values were filled in (its round ended): its creation, if kept,
@@ -349,12 +362,20 @@ class Window:
         # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
         for k, ref in enumerate(record.refs):
             key = binding_key(ref)
-            if (info, k, key) in self.more_values:
+            entry = (info, k, key)
+            self.more_made[entry] = self.more_made.get(entry, 0) + 1
+            if entry in self.more_values:
                 continue
             value = record.values[k]
             if value is not PENDING and not any(keys[k] == key and same(values[k], value)
                                                 for keys, values in creations):
-                self.more_values.add((info, k, key))
+                self.more_values.add(entry)
+
+    def made_on(self, info: SiteInfo, k: int, key: Any) -> int:
+        """How many closures ``info`` made in this window on one binding of its k-th variable."""
+        with self._lock:
+            kept = sum(1 for keys, _ in self.creations.get(info, ()) if keys[k] == key)
+            return kept + self.more_made.get((info, k, key), 0)
 
     def stale_call(self, record: Record, k: int, now: Any, frame: Any) -> None:
         key = (record.info, k)
@@ -371,7 +392,9 @@ class Window:
                 if thread is not threading.main_thread():
                     event.thread = thread.name
             event.calls += 1
-            if len(event.created) < MAX_VALUES and not any(same(v, created) for v in event.created):
+            # The message lists the values of the binding it counts (the first stale read's).
+            if (len(event.created) < MAX_VALUES and not any(same(v, created) for v in event.created)
+                    and binding_key(record.refs[k]) == event.ref):
                 event.created.append(created)
 
     def live_records(self) -> dict[SiteInfo, list[Record]]:

@@ -270,3 +270,28 @@ def test_merging_past_the_listed_values_keeps_the_ellipsis() -> None:
     alone = first.copy(created_with=["0"], more_values=False)
     alone.merge(first.copy(created_with=["1"], more_values=True))
     assert alone.created_with == ["0", "1"] and alone.more_values
+
+
+def test_threads_making_one_binding_each_count_their_own_closures(tmp_path: Path, window: Window) -> None:
+    # Four calls in four threads are four bindings of v, their creations interleaved: the
+    # stale one's message counts and lists its own binding's closures, not the site's.
+    module = load(tmp_path, BUILD)
+    barrier = threading.Barrier(4)
+    seen: list[Any] = []
+
+    def work(offset: int) -> None:
+        barrier.wait()
+        callbacks = module.build(range(offset, offset + 100))
+        seen.append(callbacks[0]())
+
+    threads = [threading.Thread(target=work, args=(1000 * n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == [99, 1099, 2099, 3099]
+    [finding] = judge(window)
+    assert finding.closures == 100 and finding.more_values
+    first = int(finding.created_with[0])
+    assert finding.created_with == [str(first + n) for n in range(MAX_VALUES)]
+    assert finding.seen == str(first + 99)
