@@ -37,6 +37,8 @@ class LatebindRun:
         self.results = Results(config, settings, self.context)
         self.broken = False
         self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
+        self.watched_tests = False  # a test was watched (--latebind, or a marker)
+        self.active_workers = False  # an xdist worker said it used the plugin
         self._warned: set[str] = set()
 
     @classmethod
@@ -94,11 +96,21 @@ class LatebindRun:
             self.warn(f"{item.nodeid} is marked latebind, but its test file does not mention "
                       "the marker, so no module was instrumented for it; run with --latebind "
                       "or set latebind = true")
+        self.watched_tests = True
         return item.nodeid
 
     def maybe_install_for(self, path: Path) -> None:
         if not self.broken:
             self.hooks.maybe_install_for(path)
+
+    def in_use(self) -> bool:
+        """Whether this process used the plugin: a run that did not says nothing."""
+        return self.settings.enabled or self.hooks.hook is not None or self.watched_tests
+
+    def worker_down(self, node: object) -> None:
+        """pytest-xdist, on the controller: a worker finished, or crashed."""
+        self.active_workers = self.active_workers or xdist.was_active(node)
+        self.results.worker_down(node)
 
     # -- the end ------------------------------------------------------------------------
     def finish(self) -> None:
@@ -106,6 +118,11 @@ class LatebindRun:
         outside = self.windows.judge_session()
         self.results.add_outside(outside)
         self.results.write(outside, self.warn)
+        if xdist.is_worker(self.config):
+            xdist.send_active(self.config, self.in_use())
+        elif not (self.in_use() or self.active_workers or self.results.findings):
+            # Installed but not used: a crashed worker lost nothing of ours, so say nothing.
+            self.results.lost_workers.clear()
 
     def session_failure(self) -> str | None:
         return _verdict.session_failure(self.results.findings, self.settings.mode,

@@ -156,7 +156,7 @@ class _Reports:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         # pytest-xdist, on the controller: a worker finished (or crashed).
         with self.run.guard("pytest_testnodedown"):
-            self.run.results.worker_down(node)
+            self.run.worker_down(node)
 
 
 # tryfirst: before pytest's JUnit writer, which writes its file in this hook.

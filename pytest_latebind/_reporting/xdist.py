@@ -5,6 +5,12 @@ Findings made outside any test (at import time) have no report: a worker puts th
 ``config.workeroutput`` (builtins only: execnet carries nothing else), and the controller
 reads them in ``pytest_testnodedown``. A worker that crashed never sends its output; the
 findings of the tests it ran arrived with their reports already.
+
+The payload also says whether the worker used the plugin at all (``active``: its import
+hook was installed, or a test was watched). A run that does not use the plugin says
+nothing, not even about a crashed worker: the controller of such a run (no ``--latebind``,
+no ini option; markers are seen only by the workers, which collect) warns about a lost
+worker only when another worker was active, or it was watching every test itself.
 """
 
 from __future__ import annotations
@@ -26,6 +32,20 @@ def is_worker(config: pytest.Config) -> bool:
 def send(config: pytest.Config, outside: list[Finding]) -> None:
     output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
     output[KEY] = {"version": PAYLOAD_VERSION, "outside": [f.to_dict() for f in outside]}
+
+
+def send_active(config: pytest.Config, active: bool) -> None:
+    """Add to the payload :func:`send` made whether this worker used the plugin."""
+    payload = config.workeroutput.get(KEY)  # type: ignore[attr-defined]
+    if isinstance(payload, dict):
+        payload["active"] = active
+
+
+def was_active(node: Any) -> bool:
+    """Whether a worker that reported used the plugin (a payload without the flag: yes)."""
+    output = getattr(node, "workeroutput", None)
+    payload = output.get(KEY) if isinstance(output, dict) else None
+    return isinstance(payload, dict) and payload.get("active", True) is not False
 
 
 def receive(node: Any) -> list[dict[str, Any]] | None:
