@@ -8,7 +8,12 @@ from pathlib import Path
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """A reader (a CI step, an IDE watching the file) never sees half a report."""
+    """A reader (a CI step, an IDE watching the file) never sees half a report.
+
+    A path that is a symlink (or lies under one) is written where it points, as
+    ``--junitxml`` writes: the new file replaces the link's target, never the link.
+    """
+    path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
