@@ -14,6 +14,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,7 @@ class LatebindRun:
         self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
         self.watched_tests = False  # a test was watched (--latebind, or a marker)
         self.active_workers = False  # an xdist worker said it used the plugin
+        self.errors: list[str] = []  # our warnings that -W error made errors after the tests
         self._warned: set[str] = set()
 
     @classmethod
@@ -117,12 +119,31 @@ class LatebindRun:
         """Judge the session's own window, and write (or, on a worker, send) the results."""
         outside = self.windows.judge_session()
         self.results.add_outside(outside)
-        self.results.write(outside, self.warn)
+        self.results.write(outside, self._warn_at_end)
         if xdist.is_worker(self.config):
             xdist.send_active(self.config, self.in_use())
         elif not (self.in_use() or self.active_workers or self.results.findings):
             # Installed but not used: a crashed worker lost nothing of ours, so say nothing.
             self.results.lost_workers.clear()
+
+    def _warn_at_end(self, message: str) -> None:
+        """After the tests, a warning that ``-W error`` makes an error is not a traceback
+        that hides the summary: it is kept, shown after the summary, and fails the run."""
+        try:
+            self.warn(message)
+        except Warning as error:
+            self.errors.append(str(error))
+
+    def exit_status(self, status: int) -> int:
+        """The session's status: ``status``, or a usage error when it would pass (or find
+        no tests) but one of our warnings was turned into an error at the end."""
+        if self.errors and status in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return pytest.ExitCode.USAGE_ERROR
+        return status
+
+    def show_errors(self, reporter: Any) -> None:
+        for error in self.errors:
+            reporter.write_line(f"ERROR: {error}", red=True, bold=True)
 
     def session_failure(self) -> str | None:
         return _verdict.session_failure(self.results.findings, self.settings.mode,

@@ -167,7 +167,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     with run.guard("pytest_sessionfinish"):
         run.finish()
-    session.exitstatus = _verdict.exit_status(session.exitstatus, run.session_failure())
+    session.exitstatus = run.exit_status(_verdict.exit_status(session.exitstatus, run.session_failure()))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -177,6 +177,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminal.summary(terminalreporter, run.results, run.session_failure())
             for line in run.results.annotations():
                 terminalreporter.write_line(line)
+            run.show_errors(terminalreporter)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
