@@ -73,6 +73,24 @@ class _Slow:
 
 
 SLOW: Any = _Slow()
+
+
+class WeakBaseline(weakref.ref):  # type: ignore[type-arg]
+    """A closure's weak baseline: calling it gives its round's object (``object``, the type,
+    stands in where there is none: each call makes a new object, never a value read).
+
+    A type of its own, so that a closure copied cell by cell (cloudpickle) can travel: the
+    copy checks nothing (see :class:`_Inert`), so its baseline need not be kept.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
+        return (_no_baseline, ())
+
+
+def _no_baseline() -> Any:
+    return object
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
@@ -241,9 +259,13 @@ class ModuleSites:
         if info.slow:
             # The reads of deferred and later variables go to the record.
             values, filled = info.settle(record)
-        # A value the record holds as it is serves the inline identity test; any other
-        # (a weak reference, an address, a pending one) sends every read to the record.
-        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in info.checked), *args)
+        # A value the record holds as it is serves the inline identity test, an object it
+        # must not hold the weak one; any other (an address, a pending one) sends every read
+        # to the record.
+        checked = info.checked
+        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
+                       *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
+                       *args)
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
         if not info.checked:

@@ -2,13 +2,17 @@
 
 Each site is wrapped in a per-instance *factory*: a function whose parameters are the token
 of the closure about to be made and, for each loop variable it reads, the value to compare a
-read with (a *fast baseline*).  Both are fresh cells for every closure, next to its real free
-variables.  Every read of a loop variable inside the closure is checked where it happens::
+read with (a *fast baseline*) and a weak reference to it (a *weak baseline*).  All are fresh
+cells for every closure, next to its real free variables.  Every read of a loop variable
+inside the closure is checked where it happens::
 
-    i if i is @latebind_b0_0 else @latebind_token0.read(0, i)
+    i if i is @latebind_b0_0 or @latebind_w0_0() is i else @latebind_token0.read(0, i)
 
-The identity test is the whole cost while the value is its round's; anything else goes to the
-token (the closure's record), which compares by the recorder's rules and notes a stale read.
+The fast baseline is the value itself when the recorder may hold it (an int, a str: see
+``_values``); an object it must not keep alive is reached through the weak baseline.  One of
+the two identity tests is the whole cost while the value is its round's; anything else goes
+to the token (the closure's record), which compares by the recorder's rules and notes a
+stale read.
 That is how the recorder tells which closure reads without ``sys.monitoring`` (3.10 and 3.11
 have none), in whichever thread, task or generator frame the read runs; and the factory's own
 ``__closure__`` holds the very cells the closure reads, so their values can be snapshotted
@@ -17,11 +21,11 @@ belongs to the outer one reaches the outer closure's token.
 
 A lambda ``lambda x: x * i`` becomes::
 
-    @latebind.made(0, lambda @latebind_token0, @latebind_b0_0: lambda x: x * <checked i>)
+    @latebind.made(0, lambda @latebind_token0, @latebind_b0_0, @latebind_w0_0: lambda x: x * <checked i>)
 
 and ``@deco def check(x=1): body`` becomes::
 
-    def @latebind_f0(@latebind_token0, @latebind_b0_0, @latebind_d0):
+    def @latebind_f0(@latebind_token0, @latebind_b0_0, @latebind_w0_0, @latebind_d0):
         def @latebind_n0(x=@latebind_d0):
             body (every read of i checked)
         return @latebind_n0
@@ -46,6 +50,7 @@ from ._scopes import FunctionNode, Site, locate_sites
 
 TOKEN = "@latebind_token"  # + the site's index: the closure's record
 _BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
+_WEAK = "@latebind_w"  # + site index, "_", variable index: the weak baseline
 HANDLE = "@latebind"
 _REGISTER = "@latebind_register"
 _FACTORY = "@latebind_f"
@@ -146,8 +151,11 @@ class _SiteRewriter(ast.NodeTransformer):
         token = ast.copy_location(_name(f"{TOKEN}{index}"), node)
         slow = _call(ast.copy_location(ast.Attribute(value=token, attr="read", ctx=ast.Load()), node),
                      ast.copy_location(ast.Constant(k), node), load())
-        test = ast.Compare(left=load(), ops=[ast.Is()],
+        held = ast.Compare(left=load(), ops=[ast.Is()],
                            comparators=[ast.copy_location(_name(f"{_BASE}{index}_{k}"), node)])
+        weak = ast.Compare(left=_call(ast.copy_location(_name(f"{_WEAK}{index}_{k}"), node)), ops=[ast.Is()],
+                           comparators=[load()])
+        test = ast.BoolOp(op=ast.Or(), values=[_located(held, node), _located(weak, node)])
         return _located(ast.IfExp(test=ast.copy_location(test, node), body=load(),
                                   orelse=ast.copy_location(slow, node)), node)
 
@@ -167,7 +175,8 @@ class _SiteRewriter(ast.NodeTransformer):
         return _located(_call(func, ast.Constant(index), factory, *hoisted), where)
 
     def _factory_args(self, index: int, extra: int) -> ast.arguments:
-        bases = [f"{_BASE}{index}_{k}" for k in self.sites[index].checked]
+        checked = self.sites[index].checked
+        bases = [f"{prefix}{index}_{k}" for prefix in (_BASE, _WEAK) for k in checked]
         return _arguments([f"{TOKEN}{index}", *bases, *(f"@latebind_d{k}" for k in range(extra))])
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:

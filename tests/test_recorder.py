@@ -295,3 +295,26 @@ def test_threads_making_one_binding_each_count_their_own_closures(tmp_path: Path
     first = int(finding.created_with[0])
     assert finding.created_with == [str(first + n) for n in range(MAX_VALUES)]
     assert finding.seen == str(first + 99)
+
+
+def test_every_cell_of_a_closure_over_an_object_travels_by_pickle(tmp_path: Path, window: Window) -> None:
+    # cloudpickle and its kind copy a closure cell by cell: the token and both baselines of an
+    # object read through a weak reference must pickle, and the copy reads without checking.
+    module = load(tmp_path, """
+        class Host:
+            pass
+
+        def build(n):
+            out = []
+            for host in [Host() for _ in range(n)]:
+                out.append(lambda: host)
+            return out
+    """)
+    first, last = module.build(2)
+    assert first() is last()
+    cells = dict(zip(first.__code__.co_freevars, first.__closure__ or (), strict=True))
+    assert sorted(cells) == ["@latebind_b0_0", "@latebind_token0", "@latebind_w0_0", "host"]
+    token, fast, weak = (pickle.loads(pickle.dumps(cells[name].cell_contents))
+                         for name in ("@latebind_token0", "@latebind_b0_0", "@latebind_w0_0"))
+    host = module.Host()
+    assert token.read(0, host) is host and weak() is not host and fast is not host
