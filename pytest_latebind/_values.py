@@ -23,15 +23,54 @@ Reprs for messages are taken when they are needed (see :func:`describe`), bounde
 
 from __future__ import annotations
 
+import builtins
 import math
+import re
 import reprlib
+import types
 import weakref
 from typing import Any
 
 ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None), type(Ellipsis)})
 _MAX_ITEMS = 64  # a longer tuple is remembered by its address, not held or walked
 
-_repr = reprlib.Repr()
+_MAX_TEXT = 100  # a value's text is at most this long: longer ones lose their middle to "..."
+# The reprs CPython gives objects without one of their own: "<mod.Cls object at 0x7f...>",
+# "<function f at 0x7f...>", "<bound method A.f of <A object at 0x7f...>>".
+_ADDRESSED = re.compile(r"<[^\n]* at 0x[0-9a-fA-F]+>")
+
+
+class _Repr(reprlib.Repr):
+    """``reprlib`` bounds, and an object's repr that says what it is."""
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        cls = type(x)
+        if _already_shown(cls):
+            return builtins.repr(x)  # a text this module (or the recorder) made: bounded, one line
+        if isinstance(x, types.ModuleType):  # its repr holds a machine's absolute path
+            return f"<module {getattr(x, '__name__', '?')!r}>"
+        try:
+            text = builtins.repr(x)
+        except Exception:  # as reprlib says it: two such objects stay apart by their address
+            return f"<{cls.__name__} instance at {id(x):#x}>"
+        if _ADDRESSED.fullmatch(text):
+            # Never cut (the type's name is the point); the address tells objects apart.
+            if cls.__repr__ is object.__repr__:  # type: ignore[comparison-overlap]
+                return f"<{cls.__qualname__} object at {id(x):#x}>"  # without the module's path
+            return text
+        if len(text) > self.maxother:
+            head = max(0, (self.maxother - 3) // 2)
+            tail = max(0, self.maxother - 3 - head)
+            text = f"{text[:head]}...{text[len(text) - tail:]}"
+        return text
+
+
+def _already_shown(cls: type) -> bool:
+    return cls in (Weak, Address, Items) or (cls.__module__ == "pytest_latebind._recorder"
+                                             and cls.__name__ == "Shown")
+
+
+_repr = _Repr()
 _repr.maxstring = 40
 _repr.maxother = 40
 _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxdict = 4
@@ -39,11 +78,25 @@ _repr.maxlevel = 2
 
 
 def short_repr(value: Any) -> str:
-    """A short repr that never raises: values are the user's objects."""
+    """A short repr that never raises, on one line: values are the user's objects.
+
+    Characters that are not printable (newlines, tabs, ...) are escaped as ``repr`` escapes
+    them, and a text longer than ``_MAX_TEXT`` keeps its start and end around ``...``.
+    """
     try:
-        return _repr.repr(value)
+        text = _repr.repr(value)
     except Exception as exc:  # a broken __repr__ must not break the report
-        return f"<{type(value).__name__} object (repr raised {type(exc).__name__})>"
+        text = f"<{type(value).__name__} object (repr raised {type(exc).__name__})>"
+    return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    if len(text) > _MAX_TEXT:
+        head = (_MAX_TEXT - 3) // 2
+        text = f"{text[:head]}...{text[len(text) - (_MAX_TEXT - 3 - head):]}"
+    return text
 
 
 def holdable(value: Any, depth: int = 0) -> bool:

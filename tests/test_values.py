@@ -11,7 +11,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_latebind._values import Address, Items, Weak, describe, holdable, keep_text, matches, remember, same
+from pytest_latebind._values import (
+    Address,
+    Items,
+    Weak,
+    describe,
+    holdable,
+    keep_text,
+    matches,
+    remember,
+    same,
+    short_repr,
+)
 
 atoms = st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=5), st.binary(max_size=5),
                   st.booleans(), st.none(), st.complex_numbers(allow_nan=False))
@@ -87,6 +98,81 @@ def test_values_that_cannot_be_held_or_referenced_are_remembered_by_address() ->
     assert matches(listed, items) and not matches(listed, [1])
     keep_text(listed, items)
     assert describe(listed) == "[1]"
+
+
+# -- the text of a value: one line, bounded, its type named ----------------------------------
+class Lines:
+    def __repr__(self) -> str:
+        return "request_id: 1\ntime_limit: 2000\r\n\tend"
+
+
+class Long:
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __repr__(self) -> str:
+        return "Long(" + "x" * self.size + ")"
+
+
+class Broken:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+class Outer:
+    class Inner:
+        pass
+
+
+def test_a_repr_with_newlines_is_one_line() -> None:
+    assert short_repr(Lines()) == "request_id: 1\\ntime_limit: 2000\\r\\n\\tend"
+    assert short_repr(Lines()).splitlines() == [short_repr(Lines())]
+    # Every line break str.splitlines knows, inside a container too.
+    text = short_repr([Lines(), "a\u2028b"])
+    assert len(text.splitlines()) == 1 and "\\u2028" in text
+
+
+@pytest.mark.parametrize("size", [100, 10_000])
+def test_a_very_long_repr_is_cut_in_the_middle(size: int) -> None:
+    text = short_repr(Long(size))
+    assert len(text) <= 100 and "..." in text
+    assert text.startswith("Long(xxx") and text.endswith("xxx)")  # the type's name, and its end
+
+
+def test_a_long_text_in_all_is_bounded() -> None:
+    # Each part is bounded by reprlib; the whole is bounded too, its ends kept.
+    text = short_repr({f"key{k}": Long(100) for k in range(4)})
+    assert len(text) <= 100 and text.startswith("{'key0': Long(") and text.endswith(")}")
+    text = short_repr("a\nb" * 1000)  # a string: reprlib's 40 characters, escaped by repr
+    assert len(text) <= 40 and "..." in text and text.startswith("'a\\nb") and "\n" not in text
+
+
+def test_a_default_repr_keeps_the_type_name() -> None:
+    # Never cut, without the module's path; the address tells two objects apart.
+    first, second = Outer.Inner(), Outer.Inner()
+    assert short_repr(first) == f"<Outer.Inner object at {id(first):#x}>"
+    assert short_repr(first) != short_repr(second)
+    assert short_repr([first]) == f"[<Outer.Inner object at {id(first):#x}>]"
+    fn = test_a_default_repr_keeps_the_type_name
+    assert short_repr(fn) == repr(fn)  # "<function test_a_default_repr_... at 0x...>": not cut either
+
+
+def test_a_repr_that_raises_names_the_type() -> None:
+    broken = Broken()
+    assert short_repr(broken) == f"<Broken instance at {id(broken):#x}>"  # as reprlib says it
+    assert short_repr([broken, 1]) == f"[<Broken instance at {id(broken):#x}>, 1]"
+
+
+def test_a_module_shows_its_name_not_its_path() -> None:
+    assert short_repr(json) == "<module 'json'>"
+
+
+def test_a_kept_text_is_shown_as_it_was_kept() -> None:
+    # The recorder keeps a value's text (keep_text), the finding shows it: cut once, not twice.
+    for value in (Lines(), Long(10_000), Outer.Inner()):
+        remembered = remember(value)
+        keep_text(remembered, value)
+        assert describe(remembered) == short_repr(remembered) == short_repr(value)
 
 
 @pytest.mark.parametrize("recompute", [
