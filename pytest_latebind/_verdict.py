@@ -1,13 +1,14 @@
 """The verdict on a test and on the session: fail, warn, or say nothing.
 
 A test with findings fails with a :class:`LateBindingError` (``latebind_mode = fail``) or
-passes with a :class:`LateBindingWarning` (``warn``); its report carries the findings, and
+passes with one :class:`LateBindingWarning` per finding (``warn``), given at the closure site
+and never made an error by a blanket ``error`` filter; its report carries the findings, and
 its failure text states each once.  The session fails for findings no test could fail for.
 """
 
 from __future__ import annotations
 
-import warnings
+import weakref
 from collections.abc import Sequence
 
 import pytest
@@ -17,19 +18,28 @@ from ._errors import LateBindingError
 from ._findings import Finding
 from ._kinds import Mode
 from ._messages import Context
-from ._warnings import LateBindingWarning
+from ._warnings import LateBindingWarning, warn_at
 
 SECTION = "late-binding closures"
+_RAISED: weakref.WeakSet[BaseException] = weakref.WeakSet()  # our warnings that filters made errors
 
 
 def judge_test(findings: list[Finding], mode: Mode, context: Context) -> LateBindingError | None:
     """Fail the test (the error to raise) or warn about its findings (None)."""
     if not findings:
         return None
-    text = _messages.messages(findings, context)
     if mode == Mode.FAIL:
-        return LateBindingError(text, findings)
-    warnings.warn(LateBindingWarning(text), stacklevel=2)
+        return LateBindingError(_messages.messages(findings, context), findings)
+    for finding in findings:
+        # Pointed at the closure site (not at this line), so pytest's warnings summary names
+        # the user's code; a blanket ``error`` filter does not make it fail (see _warnings).
+        warning = LateBindingWarning(_messages.message(finding, context))
+        warning.findings = [finding]  # type: ignore[attr-defined]  # stated once in a failure
+        try:
+            warn_at(warning, finding.file, context.path(finding.file), finding.line)
+        except LateBindingWarning as raised:  # a filter naming it made it an error
+            _RAISED.add(raised)
+            raise
     return None
 
 
@@ -38,8 +48,9 @@ def state_in_report(report: pytest.TestReport, excinfo: pytest.ExceptionInfo[Bas
     """Put a failed test's findings into its report, each once."""
     if not report.failed:
         return
-    if excinfo is not None and ours is not None and excinfo.value is ours:
-        # Our own verdict has no useful traceback (it is raised from a hook).
+    if excinfo is not None and (excinfo.value is ours or excinfo.value in _RAISED):
+        # Our own verdict has no useful traceback (it is raised from a hook): the error of
+        # fail mode, or the warning a filter naming LateBindingWarning made an error.
         report.longrepr = f"{excinfo.typename}: {excinfo.value}"
         return
     # One raised by check() or assert_distinct() in the test keeps pytest's usual display;
