@@ -29,6 +29,8 @@ import types
 
 # 3.11: code.co_qualname.  Before, qualified names are string constants (see module doc).
 HAS_QUALNAME = sys.version_info >= (3, 11)
+# PEP 649/749: a def's annotations are evaluated when read, by its __annotate__ closure.
+LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
 
 _MADE_BY_LAMBDA = (".<locals>.<lambda>", ".<locals>.<genexpr>")
 

@@ -94,8 +94,8 @@ def _no_baseline() -> Any:
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("_indexes", "_last", "checked", "code", "deferred", "file", "later", "newest", "site",
-                 "slow", "variables")
+    __slots__ = ("_indexes", "_last", "annotated", "checked", "code", "deferred", "file", "later", "newest",
+                 "site", "slow", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
@@ -105,6 +105,7 @@ class SiteInfo:
         self.code: Any = None  # the code of the closures made here, once one was
         self.deferred = tuple(k for k, name in enumerate(site.variables) if name in site.deferred)
         self.later = tuple(k for k, name in enumerate(site.variables) if name in site.later)
+        self.annotated = tuple((site.variables.index(name), line) for name, line in site.annotated)
         self.slow = bool(self.deferred or self.later)  # its records are DeferredRecords
         # Per binding of a `later` variable: the newest closure made on it (its round is current).
         self.newest: dict[Any, weakref.ref[Record]] = {}
@@ -196,6 +197,10 @@ class Record:
             RECORDER.stale(self, k, now)
         return now
 
+    def is_stale(self, k: int, now: Any) -> bool:
+        """The rule of :meth:`read`, for a read that is not in the closure's code."""
+        return not matches(self.values[k], now)
+
     def __reduce__(self) -> tuple[Callable[[], Any], tuple[()]]:
         # cloudpickle and friends copy closures cell by cell: travel as an inert token.
         return (_inert, ())
@@ -208,15 +213,19 @@ class DeferredRecord(Record):
     __slots__ = ()
 
     def read(self, k: int, now: Any) -> Any:
+        if self.is_stale(k, now):
+            RECORDER.stale(self, k, now)
+        return now
+
+    def is_stale(self, k: int, now: Any) -> bool:
         value = self.values[k]
         if value is PENDING or matches(value, now):
-            return now
+            return False
         if k in self.info.later:
             newest = self.info.newest.get(binding_key(self.refs[k]))
             if newest is not None and newest() is self:
-                return now  # still its round: `k += 1` after the closure is the round's own doing
-        RECORDER.stale(self, k, now)
-        return now
+                return False  # still its round: `k += 1` after the closure is the round's own doing
+        return True
 
 
 def baseline(record: Record, k: int) -> Any:
@@ -268,6 +277,8 @@ class ModuleSites:
                        *args)
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
+        if info.annotated and getattr(made, "__annotate__", None) is not None:
+            made.__annotate__ = AnnotationReads(made.__annotate__, record)
         if not info.checked:
             # It reads no loop variable it does not assign itself (`nonlocal t; t += 1`), so
             # no read references its token: the record lives as long as the closure this way.
@@ -278,6 +289,37 @@ class ModuleSites:
                 window.filled(info, old, sibling.values)
             window.add(record, raw)
         return made
+
+
+class AnnotationReads:
+    """A def's ``__annotate__`` (3.14) that checks the loop variables its annotations read
+    each time they are evaluated, then evaluates them as before.
+
+    Everything else is the original's (``__code__``, ``__closure__``, ``__globals__``, names):
+    annotationlib rebuilds a function from those for the STRING and FORWARDREF formats.
+    """
+
+    __slots__ = ("__wrapped", "_record")
+
+    def __init__(self, annotate: Callable[[int], Any], record: Record) -> None:
+        self.__wrapped = annotate
+        self._record = record
+
+    def __call__(self, format: int, /) -> Any:
+        if format in (1, 3):  # VALUE, FORWARDREF: the names are looked up for real
+            record = self._record
+            for k, line in record.info.annotated:
+                now = read(record.refs[k])
+                if now is not UNBOUND and record.is_stale(k, now):
+                    last = traceback.FrameSummary(record.info.file, line, "__annotate__", lookup_line=False)
+                    RECORDER.stale(record, k, now, last)
+        return self.__wrapped(format)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__wrapped, name)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped)
 
 
 def register_module(file: str, table: tuple[tuple[Any, ...], ...]) -> ModuleSites:
@@ -399,7 +441,8 @@ class Window:
             kept = sum(1 for keys, _ in self.creations.get(info, ()) if keys[k] == key)
             return kept + self.more_made.get((info, k, key), 0)
 
-    def stale_call(self, record: Record, k: int, now: Any, frame: Any) -> None:
+    def stale_call(self, record: Record, k: int, now: Any, frame: Any,
+                   last: traceback.FrameSummary | None = None) -> None:
         key = (record.info, k)
         created = record.values[k]
         with self._lock:
@@ -407,6 +450,8 @@ class Window:
             if event is None:
                 event = self.stale[key] = StaleEvent(record.info, k, ref=binding_key(record.refs[k]))
                 event.stack = traceback.extract_stack(frame, limit=30)
+                if last is not None:
+                    event.stack.append(last)
                 # The value the user must look at is the one the first stale read saw.
                 event.now = Shown(short_repr(now) if RECORDER.show_values else "<hidden>")
                 event.read = remember(now)
@@ -458,11 +503,11 @@ class Recorder:
             self._open.remove(entry)
             self.window = self._open[-1][1] if self._open else None
 
-    def stale(self, record: Record, k: int, now: Any) -> None:
+    def stale(self, record: Record, k: int, now: Any, last: traceback.FrameSummary | None = None) -> None:
         window = self.window
         if window is not None:
             # Frame 0 is this method, 1 the record's read(), 2 the code that read the variable.
-            window.stale_call(record, k, now, sys._getframe(2))
+            window.stale_call(record, k, now, sys._getframe(2), last)
 
 
 RECORDER = Recorder()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._compat import type_alias_name, type_param_names
+from ._compat import LAZY_ANNOTATIONS, type_alias_name, type_param_names
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.GeneratorExp
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
@@ -42,6 +42,9 @@ class Site:
     # closure, then `k += 1`): every value the round gives them is the closure's own, so a
     # read is stale only once the loop has made the next sibling on the same binding.
     later: tuple[str, ...] = ()
+    # From 3.14, for a def: (loop variable, line) of each one its annotations read, first line
+    # first.  Its __annotate__ is a closure too: reading the annotations late reads them late.
+    annotated: tuple[tuple[str, int], ...] = ()
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -57,16 +60,19 @@ class Site:
             return f"lambda {params}: ..."
         if self.kind == "genexp":
             return f"a function that takes {variable} and returns the generator"
+        if any(name == variable for name, _ in self.annotated):
+            # A default binds the body's reads, not the annotations': they read the scope around.
+            return f"a function that takes {variable} and returns the {self.kind} (its annotations read {variable})"
         return f"{self.kind} {self.name}({params}):"
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
-                self.checked, self.later)
+                self.checked, self.later, self.annotated)
 
 
 @dataclass(eq=False)
 class _Scope:
-    kind: str  # module, class, function, comprehension, annotation (PEP 695)
+    kind: str  # module, class, function, comprehension, annotation (PEP 695), annotations (3.14)
     parent: _Scope | None
     bound: set[str] = field(default_factory=set)
     declared_global: set[str] = field(default_factory=set)
@@ -142,6 +148,10 @@ class _Analyzer:
         self.bindings: list[tuple[_Scope, str, tuple[int, int]]] = []
         self.header: _Loop | None = None  # the loop whose header (target, test) is being walked
         self.loads: list[tuple[ast.Name, _Scope]] = []  # every read of a name, with its scope
+        # A def's lazy annotations (3.14, without `from __future__ import annotations`): the
+        # scope of its __annotate__ function.
+        self.lazy_annotations = LAZY_ANNOTATIONS
+        self.annotations_of: dict[int, _Scope] = {}
 
     # -- bindings -----------------------------------------------------------------------
     def bind(self, name: str, scope: _Scope, loops: list[_Loop], walrus: bool = False) -> None:
@@ -158,6 +168,9 @@ class _Analyzer:
 
     # -- the walk -------------------------------------------------------------------------
     def run(self, tree: ast.Module) -> None:
+        if any(isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+               and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body):
+            self.lazy_annotations = False  # annotations are strings: nothing is evaluated
         self.body(tree.body, _Scope("module", None), [])
 
     def body(self, stmts: list[ast.stmt], scope: _Scope, loops: list[_Loop]) -> None:
@@ -302,15 +315,24 @@ class _Analyzer:
         args = node.args
         for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
             self.expr(default, scope, loops)
+        outer = self.type_params(node, scope)
         if not isinstance(node, ast.Lambda):
-            # Annotations are evaluated (or, from 3.14, deferred) outside the body: never a read
-            # of the closure's loop variable at call time.
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if arg is not None and arg.annotation is not None:
-                    self.expr(arg.annotation, scope, loops)
+            # Annotations are evaluated outside the body, when the def runs: never a read of
+            # the closure's loop variable at call time.  From 3.14 they are a function of
+            # their own, run when something reads them: a closure made with the def.
+            annotations = [arg.annotation for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                                      args.vararg, args.kwarg]
+                           if arg is not None and arg.annotation is not None]
             if node.returns is not None:
-                self.expr(node.returns, scope, loops)
-        inner = self.new_scope("function", node, self.type_params(node, scope))
+                annotations.append(node.returns)
+            where, where_loops = scope, loops
+            if annotations and self.lazy_annotations:
+                where, where_loops = _Scope("annotations", outer), []
+                outer.children.append(where)
+                self.annotations_of[id(node)] = where
+            for annotation in annotations:
+                self.expr(annotation, where, where_loops)
+        inner = self.new_scope("function", node, outer)
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if arg is not None:
                 inner.bound.add(arg.arg)
@@ -363,6 +385,26 @@ def _free_reads(node: FunctionNode, analyzer: _Analyzer) -> dict[str, _Scope]:
             owner = _resolve(name, scope)
             if not own.contains(owner):
                 reads[name] = owner
+    return reads
+
+
+def _in_annotations(scope: _Scope, own: _Scope) -> bool:
+    current: _Scope | None = scope
+    while current is not None and current is not own:
+        if current.kind == "annotations":
+            return True
+        current = current.parent
+    return False
+
+
+def _annotation_reads(lazy: _Scope, analyzer: _Analyzer) -> dict[str, tuple[_Scope, int]]:
+    """Names a def's lazy annotations read from outside them: the binding scope, first line."""
+    reads: dict[str, tuple[_Scope, int]] = {}
+    for load, scope in analyzer.loads:
+        if scope is lazy and load.id not in reads:
+            owner = _resolve(load.id, scope)
+            if owner is not lazy:
+                reads[load.id] = (owner, load.lineno)
     return reads
 
 
@@ -434,6 +476,10 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
         if isinstance(node, ast.GeneratorExp) and any(isinstance(n, ast.Await) for n in ast.walk(node)):
             continue
         reads = _free_reads(node, analyzer)
+        lazy = analyzer.annotations_of.get(id(node))
+        annotation_reads = _annotation_reads(lazy, analyzer) if lazy is not None else {}
+        for name, (owner, _line) in annotation_reads.items():
+            reads.setdefault(name, owner)
         first_read = _first_reads(node)
         variables = tuple(sorted(
             (name for name, owner in reads.items() if (id(owner), name) in rebound and name not in own_name),
@@ -441,6 +487,8 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
         ))
         if not variables:
             continue
+        annotated = tuple(sorted(((name, line) for name, (owner, line) in annotation_reads.items()
+                                  if name in variables and owner is reads[name]), key=lambda pair: pair[1]))
         kind = {ast.Lambda: "lambda", ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def",
                 ast.GeneratorExp: "genexp"}[type(node)]
         name = getattr(node, "name", None) or ("<lambda>" if kind == "lambda" else "<genexpr>")
@@ -455,10 +503,13 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
         own = analyzer.scope_of[id(node)]
         checked = tuple(k for k, name in enumerate(variables) if not _assigned_inside(own, name))
         index = {variables[k]: k for k in checked}
+        # Reads in lazy annotations are left as written: annotationlib turns their code back
+        # into text (the STRING format); the recorder checks them when they are evaluated.
         checks = {id(load): index[load.id] for load, scope in analyzer.loads
-                  if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]}
+                  if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]
+                  and not _in_annotations(scope, own)}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node), deferred, checked, later)
+                    variables, _params(node), deferred, checked, later, annotated)
         found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

@@ -9,6 +9,7 @@ gave it.  A call that reads nothing stale is no finding.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -340,3 +341,79 @@ def test_a_variable_the_round_updates_after_the_closure_is_its_own(pytester: pyt
     # round ended with, but the read happens once the loop has moved on: its round is over).
     assert {(f["variable"], tuple(f["tests"])) for f in findings} == {
         ("n", ("test_counting.py::test_after_the_loop",)), ("k", ("test_counting.py::test_after_the_loop",))}
+
+
+LATE_ANNOTATIONS = """
+    import typing
+
+    def handlers(kinds):
+        out = []
+        for kind in kinds:
+            def handler(raw) -> kind:  # the annotations of a def made in a loop
+                return raw
+            out.append(handler)
+        return out
+
+    def handler_for(kind):
+        def handler(raw) -> kind:
+            return raw
+        return handler
+
+    def handlers_made_by_a_function(kinds):
+        return [handler_for(kind) for kind in kinds]
+
+    def hints_read_in_their_round(kinds):
+        hints = []
+        for kind in kinds:
+            def handler(raw) -> kind:
+                return raw
+            hints.append(typing.get_type_hints(handler)["return"])
+        return hints
+"""
+
+LATE_ANNOTATION_TESTS = """
+    import typing
+
+    import annotationlib
+    import handlers
+
+    def test_hints_read_after_the_loop():
+        made = handlers.handlers([int, str])
+        assert annotationlib.get_annotations(made[0], format=annotationlib.Format.STRING) == {"return": "kind"}
+        assert [typing.get_type_hints(h)["return"] for h in made] == [str, str]
+
+    def test_handlers_made_by_a_function():
+        made = handlers.handlers_made_by_a_function([int, str])
+        assert [typing.get_type_hints(h)["return"] for h in made] == [int, str]
+
+    def test_hints_read_in_their_round():
+        assert handlers.hints_read_in_their_round([int, str]) == [int, str]
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="annotations are evaluated lazily from 3.14 (PEP 649)")
+def test_annotations_read_after_the_loop_are_stale_reads(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(handlers=textwrap.dedent(LATE_ANNOTATIONS),
+                        test_handlers=textwrap.dedent(LATE_ANNOTATION_TESTS))
+    report = pytester.path / "latebind.json"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latebind", f"--latebind-report={report}")
+    result.assert_outcomes(passed=2, failed=1)
+    [finding] = json.loads(report.read_text())["findings"]
+    source = (pytester.path / "handlers.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if text.endswith("# the annotations of a def made in a loop"))
+    assert (finding["variable"], finding["line"], finding["tests"]) == (
+        "kind", line, ["test_handlers.py::test_hints_read_after_the_loop"])
+    assert (finding["created_with"], finding["seen"]) == (["<class 'int'>", "<class 'str'>"], "<class 'str'>")
+    assert finding["first_stale_call"][-1] == {"file": "handlers.py", "line": line, "function": "__annotate__"}
+    assert "a function that takes kind and returns the def (its annotations read kind)" in result.stdout.str()
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="before 3.14 annotations are evaluated when the def runs")
+def test_annotations_evaluated_when_the_def_runs_are_no_reads(pytester: pytest.Pytester) -> None:
+    tests = textwrap.dedent(LATE_ANNOTATION_TESTS).replace("import annotationlib\n", "").replace(
+        "assert annotationlib.get_annotations(made[0], format=annotationlib.Format.STRING) == "
+        '{"return": "kind"}', "")
+    pytester.makepyfile(handlers=textwrap.dedent(LATE_ANNOTATIONS),
+                        test_handlers=tests.replace("== [str, str]", "== [int, str]"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latebind")
+    result.assert_outcomes(passed=3)
