@@ -58,7 +58,7 @@ def action_without_blanket_errors(text: str, module: str, lineno: int,
     blanket ``error``, the first matching filter that is not one decides instead (and without
     any, the default action).
     """
-    entries = list(warnings.filters if filters is None else filters)
+    entries = _current_filters() if filters is None else list(filters)
     matching = [e for e in entries if _matches(e, text, LateBindingWarning, module, lineno)]
     if not matching or not _blanket_error(matching[0]):
         return None
@@ -67,6 +67,16 @@ def action_without_blanket_errors(text: str, module: str, lineno: int,
             return str(entry[0])
     default = str(getattr(warnings, "defaultaction", "default"))  # what warnings does then
     return default if default != "error" else "default"
+
+
+def _current_filters() -> list[Any]:
+    # Python 3.14 with context-aware warnings (free-threaded builds) keeps the filters that
+    # catch_warnings() set in a context variable, which warnings.filters does not show.
+    get = getattr(warnings, "_get_filters", None)
+    try:
+        return list(get() if callable(get) else warnings.filters)
+    except Exception:
+        return list(warnings.filters)
 
 
 def module_of(file: str) -> tuple[str | None, dict[str, Any] | None]:
