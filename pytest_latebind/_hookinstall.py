@@ -1,5 +1,10 @@
 """When and how the import hook goes in: at start-up with ``--latebind``, or in a marker-only
-run before the first test file that uses the marker; out again when the run ends."""
+run before the first test file that uses the marker; out again when the run ends.
+
+While it is in, it stays first in ``sys.meta_path``: another import hook installed after it
+(typeguard's pytest plugin installs its own in ``pytest_configure``, a ``conftest.py`` can
+install one) is moved behind it at the next pytest hook, so that ours sees the modules
+first and combines with the other hook's loader (see ``_importhook``)."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class HookInstall:
         self.settings = settings
         self.warn = warn
         self.hook: ImportHook | None = None
+        self._keeper: _KeepFirst | None = None
 
     def install(self) -> None:
         if self.hook is not None:
@@ -34,6 +40,8 @@ class HookInstall:
         early = [name for name in imported_before(policy) if rewrite is None or not rewrite.rewrote(name)]
         self.hook = ImportHook(policy, rewrite, self.warn)
         install(self.hook)
+        self._keeper = _KeepFirst(self.hook)
+        self.config.pluginmanager.register(self._keeper, "latebind-keep-first")
         if early:
             self.warn(_too_early(early, self.settings.enabled))
 
@@ -56,9 +64,39 @@ class HookInstall:
         if _MARKER_IN_SOURCE.search(source):
             self.install()
 
+    def not_combined(self) -> list[str]:
+        """Warnings for the modules other import hooks loaded without our transform."""
+        return self.hook.not_combined() if self.hook is not None else []
+
     def close(self) -> None:
+        if self._keeper is not None and self.config.pluginmanager.is_registered(self._keeper):
+            self.config.pluginmanager.unregister(self._keeper)
+        self._keeper = None
         if self.hook is not None:
             uninstall(self.hook)
+
+
+class _KeepFirst:
+    """Puts the import hook back in front after each plugin or conftest.py is registered, at
+    the start of the session, and before each test file is collected and each test runs."""
+
+    def __init__(self, hook: ImportHook) -> None:
+        self.hook = hook
+
+    def pytest_plugin_registered(self) -> None:
+        self.hook.keep_first()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self) -> None:
+        self.hook.keep_first()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_file(self) -> None:
+        self.hook.keep_first()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self) -> None:
+        self.hook.keep_first()
 
 
 def _too_early(names: list[str], enabled: bool) -> str:

@@ -6,6 +6,16 @@ returns instrumented code, cached under a tag of our own so that a plain import 
 reads it.  Test modules are pytest's to rewrite: when pytest's hook would claim a module
 we load it ourselves and apply both transforms (ours first), so assertion messages stay.
 
+Other import hooks that transform the same modules (typeguard's ``install_import_hook``,
+``beartype.claw``, any ``SourceFileLoader`` subclass overriding ``source_to_code``) are
+combined with ours: the hook asks the other finders for the module, as the import system
+would without us, and when the spec it gets has such a loader, that loader loads the module
+with its ``source_to_code`` given our instrumented tree (``compile`` accepts a tree, and so
+do importlib's and typeguard's ``source_to_code``). The order is ours, then pytest's
+assertion rewriting (test modules), then theirs; the result is never cached, by us or by
+them. A loader that does not accept a tree (beartype's, for the modules it type-checks) loads
+the module its own way, uninstrumented, and :meth:`ImportHook.not_combined` says so once.
+
 Nothing here imports pytest; what it needs of pytest comes in as a :class:`PytestRewrite`
 (``_pytest_compat``), and warnings go out through a callback.
 """
@@ -26,10 +36,10 @@ import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import __version__
-from ._transformer import compile_module, instrument
+from ._transformer import compile_module, fix_names, instrument
 
 _OWN_PACKAGE = __name__.rpartition(".")[0]
 
@@ -109,6 +119,10 @@ class ImportHook(importlib.abc.MetaPathFinder):
         self._tag = f"{sys.implementation.cache_tag}-latebind-{_source_digest()}"
         self._local = threading.local()
         self._warned: set[str] = set()
+        self.combined: set[str] = set()  # loaded by another hook's loader, with our transform
+        # Watched modules another hook's loader loaded without our transform: (its label, why) -> names.
+        self.refused: dict[tuple[str, str], list[str]] = {}
+        self.known = set(sys.modules)  # what was there before us: imported_before's to report
 
     # -- finding -----------------------------------------------------------------------
     def find_spec(self, name: str, path: Sequence[str] | None = None,
@@ -147,9 +161,121 @@ class ImportHook(importlib.abc.MetaPathFinder):
                 return None  # pytest's hook, next in sys.meta_path, rewrites it as usual
         elif not policy.watches(name, origin):
             return None
+        other = self._other_spec(name, path, target, origin)
+        if other is not None:
+            if not isinstance(other.loader, importlib.machinery.SourceFileLoader):
+                self.refused.setdefault((_label(other.loader), _NOT_SOURCE), []).append(name)  # theirs to load
+                return None
+            spec = other
+        found, plain = spec.loader, importlib.machinery.SourceFileLoader
+        if isinstance(found, plain) and type(found) is not plain:
+            return self._combine(name, spec, found, claimed)  # beartype.claw's path hook, say
         loader = InstrumentingLoader(name, origin, self, claimed)
         return importlib.util.spec_from_file_location(
             name, origin, loader=loader, submodule_search_locations=spec.submodule_search_locations)
+
+    def _other_spec(self, name: str, path: Sequence[str] | None, target: types.ModuleType | None,
+                    origin: str) -> importlib.machinery.ModuleSpec | None:
+        """The spec another import hook in ``sys.meta_path`` gives for the same file (the
+        first, as the import system would ask them), or None: the path finder's stands."""
+        for finder in _other_finders(self):
+            try:
+                spec: importlib.machinery.ModuleSpec | None = finder.find_spec(name, path, target)
+            except Exception:
+                continue  # theirs to raise when the import system asks them
+            if spec is None:
+                continue
+            if spec.origin is not None and os.path.abspath(spec.origin) == os.path.abspath(origin):
+                return spec
+            return None
+        return None
+
+    def _combine(self, name: str, spec: importlib.machinery.ModuleSpec,
+                 loader: importlib.machinery.SourceFileLoader, claimed: bool) -> importlib.machinery.ModuleSpec:
+        """Another hook's loader loads the module, compiling our instrumented tree with its
+        own ``source_to_code`` (its transform applied after ours); never from a cache."""
+        hook, label = self, _label(loader)
+        original_source_to_code: Callable[..., types.CodeType] = loader.source_to_code
+        original_exec_module = loader.exec_module
+        ran = False
+
+        def source_to_code(data: bytes, path: str, *args: Any, **kwargs: Any) -> types.CodeType:
+            nonlocal ran
+            ran = True
+            try:
+                tree = ast.parse(data, filename=path)
+                sites = instrument(tree, importlib.util.decode_source(data).splitlines())
+                if claimed and hook.rewrite is not None:
+                    hook.rewrite.rewrite(tree, data, path)
+            except (SyntaxError, ValueError):
+                return original_source_to_code(data, path, *args, **kwargs)  # theirs to report
+            except Exception as exc:
+                hook.warn_once(name, f"internal error instrumenting {path}: {exc!r}; it is imported as usual")
+                return original_source_to_code(data, path, *args, **kwargs)
+            if not sites and not claimed:
+                hook.combined.add(name)
+                return original_source_to_code(data, path, *args, **kwargs)
+            try:
+                transform = _tree_transform(loader)
+                if transform is not None:
+                    code = compile(transform(tree), path, "exec", dont_inherit=True)
+                else:
+                    code = original_source_to_code(tree, path, *args, **kwargs)
+            except Exception:
+                # It does not take a tree (it decodes bytes itself): its transform, not ours.
+                hook.refused.setdefault((label, _NO_TREE), []).append(name)
+                return original_source_to_code(data, path, *args, **kwargs)
+            hook.combined.add(name)
+            return fix_names(code, sites) if sites else code
+
+        def exec_module(module: types.ModuleType) -> None:
+            if claimed and hook.rewrite is not None:
+                hook.rewrite.loaded(module.__name__, loader.path)
+            original_exec_module(module)
+            if not ran:  # it compiled the module some other way: nothing of ours is in it
+                hook.refused.setdefault((label, _OWN_WAY), []).append(name)
+
+        def path_stats(path: str) -> dict[str, float]:
+            raise OSError("pytest-latebind: combined code is not cached")
+
+        # On this instance only, made by the other finder for this import.
+        loader.source_to_code = source_to_code  # type: ignore[method-assign,assignment]
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        loader.path_stats = path_stats  # type: ignore[method-assign]
+        return spec
+
+    def not_combined(self) -> list[str]:
+        """One message per other import hook whose loader loaded watched modules without our
+        transform (it does not take a tree, or it was ahead of ours in ``sys.meta_path``)."""
+        refused = {key: list(names) for key, names in self.refused.items()}
+        for name, module in list(sys.modules.items()):
+            loader = getattr(getattr(module, "__spec__", None), "loader", None)
+            origin = getattr(module, "__file__", None)
+            if (name in self.known or name in self.combined or not isinstance(origin, str)
+                    or not isinstance(loader, importlib.machinery.SourceFileLoader)
+                    or type(loader) is importlib.machinery.SourceFileLoader
+                    or isinstance(loader, InstrumentingLoader) or not self.policy.watches(name, origin)):
+                continue
+            names = refused.setdefault((_label(loader), _AHEAD), [])
+            if name not in names:
+                names.append(name)
+        messages = []
+        for (label, why), names in sorted(refused.items()):
+            unique = sorted(set(names))
+            shown = ", ".join(unique[:10]) + (f" and {len(unique) - 10} more" if len(unique) > 10 else "")
+            messages.append(
+                f"{len(unique)} watched module(s) were loaded by another import hook, {label}, without "
+                f"pytest-latebind's transform: {shown}. Its own transform is on; late-binding checks are "
+                f"off for these modules: {why}")
+        return messages
+
+    def keep_first(self) -> None:
+        """Back to the front of ``sys.meta_path`` when another hook went in ahead of ours,
+        so that we see its modules and combine with its loader."""
+        meta_path = sys.meta_path
+        if meta_path and meta_path[0] is not self and self in meta_path:
+            meta_path.remove(self)
+            meta_path.insert(0, self)
 
     def warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -261,6 +387,74 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
                 self.hook.rewrite.rewrite(tree, source, self.path)
                 return compile(tree, self.path, "exec", dont_inherit=True)
         return self.source_to_code(source, self.path)
+
+
+_STANDARD_FINDERS = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
+                     importlib.machinery.PathFinder)
+
+
+def _other_finders(hook: ImportHook) -> list[Any]:
+    """The finders in ``sys.meta_path`` other than ours, pytest's and the standard ones."""
+    found = []
+    for finder in list(sys.meta_path):
+        if finder is hook or isinstance(finder, ImportHook) or finder in _STANDARD_FINDERS:
+            continue
+        kind = finder if isinstance(finder, type) else type(finder)
+        if kind.__name__ == "AssertionRewritingHook" and kind.__module__.startswith("_pytest."):
+            continue  # pytest's: see PytestRewrite
+        if callable(getattr(finder, "find_spec", None)):
+            found.append(finder)
+    return found
+
+
+_NOT_SOURCE = "its loader does not load Python source the way importlib does"
+_NO_TREE = "its loader's source_to_code does not accept an instrumented tree, only source bytes"
+_OWN_WAY = "its loader compiles modules without calling source_to_code"
+_AHEAD = ("its finder was ahead of pytest-latebind's in sys.meta_path when they were imported; "
+          "import them from tests or fixtures, not at the top of conftest.py")
+
+
+# beartype.claw's BeartypeSourceFileLoader, as read in beartype 0.18.5 and 0.23.1: the names
+# its get_code sets on the loader before calling source_to_code, and the keywords they are
+# passed under to BeartypeNodeTransformer (private to beartype: beartype.claw._ast.clawastmain).
+_BEARTYPE_NAMES = (("_module_name", "_module_conf", "module_name", "conf"),  # 0.20 and later
+                   ("_module_name_beartype", "_module_conf_beartype", "module_name_beartype", "conf_beartype"))
+
+
+def _tree_transform(loader: object) -> Callable[[ast.Module], ast.Module] | None:
+    """The tree transform of a loader whose ``source_to_code`` takes only bytes, when it can
+    be reached, else None (its ``source_to_code`` is given the tree).
+
+    beartype.claw's ``BeartypeSourceFileLoader.source_to_code`` decodes the bytes it is
+    given, parses them and applies ``BeartypeNodeTransformer`` with the module's name and
+    configuration, which its ``get_code`` has set on the loader (no configuration: no type
+    checks for this module, and a plain compile, which takes a tree). Any of that missing
+    (another version of beartype): None, the tree is refused, and the module is loaded
+    beartype's way, uninstrumented, with a warning.
+    """
+    kind = type(loader)
+    if kind.__name__ != "BeartypeSourceFileLoader" or not kind.__module__.startswith("beartype.claw."):
+        return None
+    names = next((names for names in _BEARTYPE_NAMES if hasattr(loader, names[1])), None)
+    if names is None:
+        return None
+    name_attr, conf_attr, name_key, conf_key = names
+    module_name, conf = getattr(loader, name_attr, None), getattr(loader, conf_attr)
+    if conf is None or not isinstance(module_name, str):
+        return None
+    from beartype.claw._ast.clawastmain import BeartypeNodeTransformer  # type: ignore[import-not-found,unused-ignore]
+
+    def transform(tree: ast.Module) -> ast.Module:
+        result = BeartypeNodeTransformer(**{name_key: module_name, conf_key: conf}).visit(tree)
+        if not isinstance(result, ast.Module):
+            raise TypeError(f"BeartypeNodeTransformer gave {type(result).__name__}, not a module")
+        return ast.fix_missing_locations(result)
+    return transform
+
+
+def _label(loader: object) -> str:
+    kind = type(loader)
+    return f"{kind.__module__.partition('.')[0]}'s {kind.__qualname__} ({kind.__module__})"
 
 
 def imported_before(policy: WatchPolicy) -> list[str]:

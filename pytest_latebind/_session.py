@@ -117,6 +117,8 @@ class LatebindRun:
     # -- the end ------------------------------------------------------------------------
     def finish(self) -> None:
         """Judge the session's own window, and write (or, on a worker, send) the results."""
+        for message in self.hooks.not_combined():
+            self._warn_at_end(message)
         outside = self.windows.judge_session()
         self.results.add_outside(outside)
         self.results.write(outside, self._warn_at_end)
