@@ -100,3 +100,62 @@ def test_a_report_path_that_is_a_symlink_writes_where_it_points(pytester: pytest
     assert [f["file"] for f in read_report(target)["findings"]] == ["test_bug.py"]
     assert sarif_target.read_text().startswith("{")
     assert sorted(p.name for p in (pytester.path / "out").iterdir()) == ["real.json", "real.sarif"]
+
+
+# -- child processes ----------------------------------------------------------------------
+CHILDREN = """\
+import multiprocessing
+import os
+import subprocess
+import sys
+
+import pytest
+
+BUGGY = "def make(values):\\n    return [lambda: v for v in values]\\n"
+
+
+def make(values):
+    return [lambda: v for v in values]
+
+
+def child(queue):
+    # A stale call in the child: the child runs it exactly as without the plugin.
+    queue.put([f() for f in make([1, 2])])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child():
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    assert queue.get(timeout=30) == [2, 2]
+    process.join(30)
+    assert process.exitcode == 0
+
+
+def test_in_this_process():
+    child_queue = multiprocessing.SimpleQueue()
+    child(child_queue)
+    assert child_queue.get() == [2, 2]
+
+
+def test_python_subprocess(tmp_path):
+    (tmp_path / "buggy.py").write_text(BUGGY)
+    code = "import buggy; print([f() for f in buggy.make([1, 2])])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[2, 2]"
+"""
+
+
+def test_child_processes_are_not_watched_and_behave_as_without_the_plugin(pytester: pytest.Pytester) -> None:
+    # Not watched: a stale call in a forked child, or in a Python subprocess, is not reported,
+    # and neither child is disturbed (same output, exit status 0, the run finishes).
+    # The same code run in the test's own process is reported.
+    pytester.makepyfile(test_children=CHILDREN)
+    result = run(pytester, "--latebind", "-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_children.py::test_in_this_process - LateBindingError: *"])
+    plain = run(pytester, "-p", "no:randomly")
+    plain.assert_outcomes(passed=3)
+    assert _plugin_lines(plain) == []
