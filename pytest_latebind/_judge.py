@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 
 from . import _builder
+from ._alive import alive
 from ._findings import Finding, merged
-from ._recorder import Window
+from ._recorder import Record, SiteInfo, Window, held_records
 
 
 def judge(window: Window, *, shared: bool = True, context: Window | None = None) -> list[Finding]:
@@ -31,15 +32,20 @@ def _stale_calls(window: Window, context: Window | None) -> list[Finding]:
 
 
 def _shared_bindings(window: Window) -> list[Finding]:
-    if not _candidates(window):
+    if not _candidates(window, window.live_records()):
         return []
     # Closures in reference cycles outlive their last use until the collector runs:
     # collect before calling them alive, and only when it matters.
     gc.collect()
-    return _candidates(window)
+    live = window.live_records()
+    records = [record for group in live.values() for record in group]
+    verdicts = alive(records, ignore=[live, *live.values(), held_records()])
+    kept = {id(record) for record, verdict in zip(records, verdicts, strict=True) if verdict}
+    del records
+    return _candidates(window, {info: [r for r in group if id(r) in kept] for info, group in live.items()})
 
 
-def _candidates(window: Window) -> list[Finding]:
-    return [finding for info, records in window.live_records().items() if len(records) >= 2
+def _candidates(window: Window, live: dict[SiteInfo, list[Record]]) -> list[Finding]:
+    return [finding for info, records in live.items() if len(records) >= 2
             for finding in _builder.shared_bindings(info, records, window=window,
                                                     **_builder.seen_in(window))]

@@ -531,6 +531,11 @@ if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def held_records() -> Any:
+    """The plugin's own strong references to records (for :mod:`._alive` to ignore)."""
+    return _HELD.data  # type: ignore[attr-defined]  # its dict of strong values
+
+
 def record_of(func: Any) -> Record | None:
     """The record in an instrumented function's token cell, if it has one.
 
