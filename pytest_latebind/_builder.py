@@ -42,8 +42,9 @@ except ImportError:  # pragma: no cover - used without pytest
 
 
 def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequence[Any], now: Any,
-            closures: int, stale_calls: int = 0, stack: list[Frame] | None = None,
-            tests: Sequence[str] = (), outside: bool = False, more: bool = False) -> Finding:
+            closures: int, stale_reads: int = 0, stack: list[Frame] | None = None,
+            tests: Sequence[str] = (), outside: bool = False, more: bool = False,
+            made_with: str | None = None, thread: str | None = None) -> Finding:
     """A finding of ``site`` for ``variable``; ``created`` and ``now`` are remembered values.
 
     ``more``: values beyond ``created`` were seen (the recorder keeps the first few only).
@@ -53,8 +54,8 @@ def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequen
                    site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
                    kinds=[kind], created_with=shown, more_values=more or len(created) > len(shown),
                    seen=short_repr(now),
-                   closures=max(closures, len(shown)), stale_calls=stale_calls, stack=stack or [],
-                   tests=list(tests), outside_tests=outside)
+                   closures=max(closures, len(shown)), stale_reads=stale_reads, stack=stack or [],
+                   tests=list(tests), outside_tests=outside, made_with=made_with, thread=thread)
 
 
 def seen_in(window: Window) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def shared_bindings(info: SiteInfo, records: list[Record], *, window: Window | N
     return found
 
 
-def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding:
+def stale_read(event: StaleEvent, live: list[Record], window: Window) -> Finding:
     """The stale reads of one (site, variable) in ``window``; ``live``: the site's live records.
 
     The values and the count are those of the binding the stale closures read: one site run
@@ -100,9 +101,10 @@ def stale_call(event: StaleEvent, live: list[Record], window: Window) -> Finding
         made.append(event.read)
     created = distinct(made + [baseline(r, k) for r in siblings] + list(event.created))
     closures = window.made_on(info, k, event.ref)
-    return finding(info.site, info.file, info.variables[k], Kind.STALE_CALL, created=created, now=event.now,
-                   closures=max(closures, len(siblings)), stale_calls=event.calls,
+    return finding(info.site, info.file, info.variables[k], Kind.STALE_READ, created=created, now=event.now,
+                   closures=max(closures, len(siblings)), stale_reads=event.calls,
                    stack=_user_frames(event.stack), more=(info, k, event.ref) in window.more_values,
+                   made_with=short_repr(event.created[0]) if event.created else None, thread=event.thread,
                    **seen_in(window))
 
 
@@ -112,7 +114,7 @@ _HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,  # this package'
 
 
 def _user_frames(stack: traceback.StackSummary | None) -> list[Frame]:
-    """The stack of a stale call, innermost last, without pytest's, pluggy's and our frames."""
+    """The stack of a stale read, innermost last, without pytest's, pluggy's and our frames."""
     if not stack:
         return []
     return [Frame(file=os.path.abspath(f.filename), line=f.lineno or 0, function=f.name)

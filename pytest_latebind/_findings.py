@@ -36,11 +36,13 @@ class Finding:
     kinds: list[Kind] = field(default_factory=list)
     created_with: list[str] = field(default_factory=list)  # bounded reprs, in creation order
     more_values: bool = False  # more distinct values were seen than created_with lists
+    made_with: str | None = None  # bounded repr: the value the first stale-reading closure was made with
+    thread: str | None = None  # the thread of the first stale read, when not the main one
     seen: str | None = None
     closures: int = 0  # closures sharing the binding: at least one per creation value
-    stale_calls: int = 0
+    stale_reads: int = 0
     tests: list[str] = field(default_factory=list)
-    # The first stale call: {"file", "line", "function"} frames, innermost last.
+    # The first stale read: {"file", "line", "function"} frames, innermost last.
     stack: list[Frame] = field(default_factory=list)
     outside_tests: bool = False
 
@@ -61,11 +63,12 @@ class Finding:
         self.seen = other.seen if other.seen is not None else self.seen
         self.closures = max(self.closures, other.closures)
         if same_events:
-            self.stale_calls = max(self.stale_calls, other.stale_calls)
+            self.stale_reads = max(self.stale_reads, other.stale_reads)
         else:
-            self.stale_calls += other.stale_calls
+            self.stale_reads += other.stale_reads
         self.tests = _union(self.tests, other.tests)
-        self.stack = self.stack or other.stack
+        if not self.stack:
+            self.stack, self.made_with, self.thread = other.stack, other.made_with, other.thread
         self.outside_tests = self.outside_tests or other.outside_tests
 
     def copy(self, **changes: Any) -> Finding:

@@ -11,15 +11,15 @@ from ._recorder import Record, SiteInfo, Window, held_records
 
 
 def judge(window: Window, *, shared: bool = True, context: Window | None = None) -> list[Finding]:
-    """Stale calls not yet judged, and (when ``shared``) shared bindings alive now.
+    """Stale reads not yet judged, and (when ``shared``) shared bindings alive now.
 
     ``context`` is another window (the session's) whose live closures may be the siblings
     of this window's stale ones: closures made at import time and called in a test.
     """
-    return merged([*_stale_calls(window, context), *(_shared_bindings(window) if shared else [])])
+    return merged([*_stale_reads(window, context), *(_shared_bindings(window) if shared else [])])
 
 
-def _stale_calls(window: Window, context: Window | None) -> list[Finding]:
+def _stale_reads(window: Window, context: Window | None) -> list[Finding]:
     events = window.take_stale()
     if not events:
         return []
@@ -28,7 +28,7 @@ def _stale_calls(window: Window, context: Window | None) -> list[Finding]:
         for info, records in context.live_records().items():
             known[info] = known.get(info, []) + records
     # No record outlives this call: held across the collection that follows, it would be "alive".
-    return [_builder.stale_call(event, known.get(event.info, []), window) for event in events]
+    return [_builder.stale_read(event, known.get(event.info, []), window) for event in events]
 
 
 def _shared_bindings(window: Window) -> list[Finding]:

@@ -1,7 +1,7 @@
 """The words a verdict is made of: the kind of a finding, and what a run does about one.
 
 Both are ``str`` enums, so they compare equal to, and serialise as, the strings the reports
-have always used (``"stale-call"``, ``"fail"``).
+have always used (``"stale-read"``, ``"fail"``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ class _Word(str, enum.Enum):
 class Kind(_Word):
     """What a finding is: the bug happened, or it is waiting to."""
 
-    STALE_CALL = "stale-call"
+    STALE_READ = "stale-read"
     SHARED_BINDING = "shared-binding"
 
     @property
     def words(self) -> str:
-        """As a message says it: ``stale call``."""
+        """As a message says it: ``stale read``."""
         return str(self.value).replace("-", " ")
 
 

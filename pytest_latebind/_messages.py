@@ -17,7 +17,7 @@ from typing import Protocol, TypedDict
 from ._kinds import Kind
 
 MESSAGE_VALUES = 8  # creation values a message lists before "..."
-MESSAGE_FRAMES = 4  # innermost frames of the first stale call a message lists
+MESSAGE_FRAMES = 4  # innermost frames of the first stale read a message lists
 HIDDEN = "values hidden (latebind_show_values = false)"
 FIX_TAIL = "or functools.partial(...)"
 
@@ -50,6 +50,12 @@ class Worded(Protocol):
     @property
     def more_values(self) -> bool: ...
     @property
+    def made_with(self) -> str | None: ...
+    @property
+    def thread(self) -> str | None: ...
+    @property
+    def stale_reads(self) -> int: ...
+    @property
     def seen(self) -> str | None: ...
     @property
     def closures(self) -> int: ...
@@ -81,7 +87,9 @@ def plural(number: int, word: str) -> str:
 
 
 def kinds(finding: Worded, sep: str = "; ") -> str:
-    return sep.join(kind.words for kind in finding.kinds)
+    """``2 stale reads; shared binding``: how many reads were stale, and what else was seen."""
+    return sep.join(plural(max(finding.stale_reads, 1), kind.words) if kind is Kind.STALE_READ else kind.words
+                    for kind in finding.kinds)
 
 
 def location(finding: Worded, context: Context) -> str:
@@ -96,15 +104,22 @@ def title(finding: Worded, context: Context) -> str:
 
 
 def values(finding: Worded, context: Context, *, with_kinds: bool = True) -> str:
-    """``created with i=0, 1; called while i=1 (stale call)``, or that the values are hidden."""
+    """``created with i=0, 1; the closure made with i=0 read i=1 at m.py:3 (1 stale read)``,
+    or that the values are hidden."""
     suffix = f" ({kinds(finding)})" if with_kinds else ""
-    if not context.show_values:
-        return HIDDEN + suffix
     var = finding.variable
+    if Kind.STALE_READ in finding.kinds:
+        at = f" at {context.path(finding.stack[-1]['file'])}:{finding.stack[-1]['line']}" if finding.stack else ""
+        if not context.show_values:
+            return f"{HIDDEN}; read late{at}{suffix}"
+        by = f"the closure made with {var}={finding.made_with} " if finding.made_with is not None else ""
+        now = f"{by}read {var}={finding.seen}{at}"
+    elif not context.show_values:
+        return HIDDEN + suffix
+    else:
+        now = f"all of them now see {var}={finding.seen}"
     shown = finding.created_with[:MESSAGE_VALUES]
     more = ", ..." if finding.more_values or len(finding.created_with) > len(shown) else ""
-    state = "called while" if Kind.STALE_CALL in finding.kinds else "all of them now see"
-    now = f"{state} {var}={finding.seen}"
     # check() on closures that were not instrumented cannot know their creation values.
     return (f"created with {var}={', '.join(shown)}{more}; {now}" if shown else now) + suffix
 
@@ -118,7 +133,7 @@ def fix_lines(finding: Worded) -> list[str]:
 
 
 def call_frames(finding: Worded, context: Context) -> list[Frame]:
-    """The first stale call's frames of the project (under the root), or all if none is."""
+    """The first stale read's frames of the project (under the root), or all if none is."""
     stack = list(finding.stack)
     if context.root is None:
         return stack
@@ -131,7 +146,8 @@ def call_lines(finding: Worded, context: Context) -> list[str]:
     frames = call_frames(finding, context)[-MESSAGE_FRAMES:]
     if not frames:
         return []
-    return ["  first stale call:",
+    where = f" (in thread {finding.thread!r})" if finding.thread else ""
+    return [f"  first stale read{where}:",
             *(f"    {context.path(f['file'])}:{f['line']} in {f['function']}" for f in frames)]
 
 

@@ -30,9 +30,9 @@ from ._scopes import Site
 from ._values import Weak, keep_text, matches, remember, same, short_repr
 
 # How many live closures of one site one window tracks for the shared-binding check.  A
-# site that makes more keeps working (stale calls are still seen) but costs no more memory.
+# site that makes more keeps working (stale reads are still seen) but costs no more memory.
 MAX_TRACKED_PER_SITE = 256
-# How many distinct creation values a stale-call event keeps for its message.
+# How many distinct creation values a stale-read event keeps for its message.
 MAX_VALUES = 8
 # Creations kept per site in a window: MAX_VALUES per binding, so that threads or calls making
 # bindings side by side each keep their first values, up to this many in all.
@@ -441,7 +441,7 @@ class Window:
             kept = sum(1 for keys, _ in self.creations.get(info, ()) if keys[k] == key)
             return kept + self.more_made.get((info, k, key), 0)
 
-    def stale_call(self, record: Record, k: int, now: Any, frame: Any,
+    def stale_read(self, record: Record, k: int, now: Any, frame: Any,
                    last: traceback.FrameSummary | None = None) -> None:
         key = (record.info, k)
         created = record.values[k]
@@ -471,7 +471,7 @@ class Window:
         return {info: records for info, records in live.items() if records}
 
     def take_stale(self) -> list[StaleEvent]:
-        """The stale-call events so far, each handed out once."""
+        """The stale-read events so far, each handed out once."""
         with self._lock:
             events = list(self.stale.values())
             self.stale.clear()
@@ -507,7 +507,7 @@ class Recorder:
         window = self.window
         if window is not None:
             # Frame 0 is this method, 1 the record's read(), 2 the code that read the variable.
-            window.stale_call(record, k, now, sys._getframe(2), last)
+            window.stale_read(record, k, now, sys._getframe(2), last)
 
 
 RECORDER = Recorder()

@@ -43,7 +43,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{MARKER}: fail this test if a closure made in a loop during it reads the "
-                   "loop variable late (a stale call, or sibling closures sharing one binding); "
+                   "loop variable late (a stale read, or sibling closures sharing one binding); "
                    "--latebind does this for every test.")
     if RUN not in config.stash:  # the plugin was registered after start-up (-p, pytester)
         config.stash[RUN] = LatebindRun.start(config)
@@ -109,7 +109,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     result = yield
     run = _run(item.config)
     if run is not None:
-        # Stale calls during teardown; shared bindings too if the test never ran its call.
+        # Stale reads during teardown; shared bindings too if the test never ran its call.
         _judge(run, item, shared=not item.stash.get(_CALLED, False))
     return result
 

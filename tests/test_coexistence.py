@@ -119,7 +119,7 @@ def make(values):
 
 
 def child(queue):
-    # A stale call in the child: the child runs it exactly as without the plugin.
+    # A stale read in the child: the child runs it exactly as without the plugin.
     queue.put([f() for f in make([1, 2])])
 
 
@@ -149,7 +149,7 @@ def test_python_subprocess(tmp_path):
 
 
 def test_child_processes_are_not_watched_and_behave_as_without_the_plugin(pytester: pytest.Pytester) -> None:
-    # Not watched: a stale call in a forked child, or in a Python subprocess, is not reported,
+    # Not watched: a stale read in a forked child, or in a Python subprocess, is not reported,
     # and neither child is disturbed (same output, exit status 0, the run finishes).
     # The same code run in the test's own process is reported.
     pytester.makepyfile(test_children=CHILDREN)

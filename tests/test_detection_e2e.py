@@ -57,9 +57,9 @@ class Case:
         return f"test_{self.name}.py::test_{self.name}"
 
 
-STALE = ("stale-call",)
+STALE = ("stale-read",)
 SHARED = ("shared-binding",)
-BOTH = ("stale-call", "shared-binding")
+BOTH = ("stale-read", "shared-binding")
 
 FOUND = [
     Case("for_lambda", """
@@ -651,7 +651,7 @@ def test_late_binding_is_found(corpus: dict[str, CorpusRun], case: Case) -> None
         assert f"{module_file}:{case.site_line}" in text
         assert f"the loop variable {expected.variable!r}" in text
         created = ", ".join(finding["created_with"])  # type: ignore[arg-type]
-        if "stale-call" in expected.kinds:
+        if "stale-read" in expected.kinds:
             assert f"created with {expected.variable}={created}; called while " \
                    f"{expected.variable}={finding['seen']} " in text, text
         else:
@@ -680,18 +680,18 @@ def test_instrumented_corpus_really_was_instrumented(corpus: dict[str, CorpusRun
     assert corpus["plain"].returncode == 0, corpus["plain"].output[-3000:]
 
 
-def test_stale_call_message_shows_where_it_happened(corpus: dict[str, CorpusRun]) -> None:
+def test_stale_read_message_shows_where_it_happened(corpus: dict[str, CorpusRun]) -> None:
     case = FOUND[0]
     _, text = _outcome(corpus["latebind"], case)
     lines = text.splitlines()
-    start = lines.index("  first stale call:")
+    start = lines.index("  first stale read:")
     frames = [line.strip() for line in lines[start + 1:] if line.startswith("    ")]
     # The innermost frame is the closure itself; the test that called it comes before it.
     assert frames[-1] == f"mod_{case.name}.py:{case.site_line} in <lambda>", frames
     assert any(f.startswith(f"test_{case.name}.py:") and f.endswith(f"in test_{case.name}") for f in frames), frames
     assert not any("pytest_latebind" in f or "_pytest" in f or "pluggy" in f for f in frames), frames
     finding = _findings_for(corpus["latebind"], case)[0]
-    assert finding["first_stale_call"][-1] == {  # type: ignore[index]
+    assert finding["first_stale_read"][-1] == {  # type: ignore[index]
         "file": f"mod_{case.name}.py", "line": case.site_line, "function": "<lambda>"}
 
 
@@ -766,16 +766,16 @@ def test_closures_made_in_many_threads(pytester: pytest.Pytester) -> None:
         "FAILED test_threads.py::test_kept_from_threads - LateBindingError*",
     ], consecutive=False)
     result.stdout.fnmatch_lines(["LateBindingError: * closures created at threads_mod.py:6 share the loop variable 'i'",
-                                 "  created with i=*; called while i=199 (stale call)"])
+                                 "  created with i=*; called while i=199 (stale read)"])
     result.stdout.no_fnmatch_line("*internal error*")
     line = THREADS_MODULE.lstrip("\n").splitlines().index("        fs.append(lambda: i)  # SITE") + 1
     findings = json.loads(report.read_text())["findings"]
     assert [(f["file"], f["line"], f["variable"]) for f in findings] == [("threads_mod.py", line, "i")]
     (finding,) = findings
-    assert finding["kinds"] == ["stale-call", "shared-binding"]
+    assert finding["kinds"] == ["stale-read", "shared-binding"]
     assert finding["tests"] == ["test_threads.py::test_kept_from_threads", "test_threads.py::test_stale_from_threads"]
-    # 8 threads x 199 stale calls each: every one counted, none lost to a race.
-    assert finding["stale_calls"] == 8 * 199
+    # 8 threads x 199 stale reads each: every one counted, none lost to a race.
+    assert finding["stale_reads"] == 8 * 199
     assert finding["seen"] == "199"
     assert set(finding["created_with"]) <= {str(i) for i in range(200)}
 

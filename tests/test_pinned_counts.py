@@ -35,7 +35,7 @@ TEARDOWN = scenario("teardown", """
     @pytest.fixture
     def made_in_teardown():
         yield
-        assert mod.make("abc") == "c"  # a stale call, and three closures kept alive
+        assert mod.make("abc") == "c"  # a stale read, and three closures kept alive
 
     def test_teardown(made_in_teardown):
         pass
@@ -175,11 +175,11 @@ def test_scenarios_fail_only_by_the_plugins_verdict(corpus: LatebindRun) -> None
     assert corpus.own_failures() == []
 
 
-def test_teardown_judges_stale_calls_but_not_shared_bindings(corpus: LatebindRun) -> None:
-    # Three closures made in teardown and kept alive: only the stale call is reported there.
+def test_teardown_judges_stale_reads_but_not_shared_bindings(corpus: LatebindRun) -> None:
+    # Three closures made in teardown and kept alive: only the stale read is reported there.
     finding = found(corpus, "teardown")
-    assert finding["kinds"] == ["stale-call"]
-    assert (finding["closures"], finding["stale_calls"]) == (3, 1)
+    assert finding["kinds"] == ["stale-read"]
+    assert (finding["closures"], finding["stale_reads"]) == (3, 1)
     assert finding["tests"] == ["test_count_teardown.py::test_teardown"]
     assert corpus.outcome("test_count_teardown.py::test_teardown") == "passed"  # teardown does not fail it
 
@@ -191,11 +191,11 @@ def test_test_whose_setup_failed_still_has_its_shared_bindings_judged(corpus: La
     assert finding["tests"] == ["test_count_setup_failed.py::test_setup_failed"]
 
 
-def test_closures_made_in_another_window_count_for_a_stale_call(corpus: LatebindRun) -> None:
+def test_closures_made_in_another_window_count_for_a_stale_read(corpus: LatebindRun) -> None:
     # Made at import (the session's window), called stale in a test: the test's finding,
     # counting and listing its siblings made at import.
     finding = found(corpus, "imported")
-    assert finding["kinds"] == ["stale-call"]
+    assert finding["kinds"] == ["stale-read"]
     assert (finding["closures"], finding["created_with"], finding["seen"]) == (3, ["0", "1", "2"], "2")
     assert (finding["tests"], finding["outside_tests"]) == (["test_count_imported.py::test_imported"], False)
 
@@ -215,27 +215,27 @@ def test_two_binding_groups_at_one_site_are_counted_apart(corpus: LatebindRun) -
     assert finding["seen"] == "'z'"
 
 
-def test_stale_call_counts_only_its_own_binding_group(corpus: LatebindRun) -> None:
+def test_stale_read_counts_only_its_own_binding_group(corpus: LatebindRun) -> None:
     finding = found(corpus, "groups_stale")
-    assert finding["kinds"] == ["stale-call"]
+    assert finding["kinds"] == ["stale-read"]
     assert (finding["closures"], finding["created_with"], finding["seen"]) == (2, ["'a'", "'b'"], "'b'")
-    assert finding["stale_calls"] == 1
+    assert finding["stale_reads"] == 1
 
 
 def test_findings_of_two_tests_merge_counts_calls_and_values(corpus: LatebindRun) -> None:
     finding = found(corpus, "merged")
     assert finding["tests"] == ["test_count_merged.py::test_one", "test_count_merged.py::test_two"]
     assert finding["closures"] == 3  # the most any one test made, not the sum
-    assert finding["stale_calls"] == 3  # 1 + 2: each test's calls happened
+    assert finding["stale_reads"] == 3  # 1 + 2: each test's calls happened
     assert finding["created_with"] == ["'a'", "'b'", "'x'", "'y'", "'z'"]
     assert finding["seen"] == "'z'"  # the later test's
 
 
 def test_report_stack_holds_only_user_frames(corpus: LatebindRun) -> None:
-    # The stale call went through pytest, pluggy and threading.Thread.run: none of them is listed.
+    # The stale read went through pytest, pluggy and threading.Thread.run: none of them is listed.
     module, tests = SCENARIOS["stack"]
     finding = found(corpus, "stack")
-    assert [(f["file"], f["line"], f["function"]) for f in finding["first_stale_call"]] == [
+    assert [(f["file"], f["line"], f["function"]) for f in finding["first_stale_read"]] == [
         ("test_count_stack.py", marked_line(f"import count_stack as mod\n\n{source(tests)}", "test"), "test_stack"),
         ("count_stack.py", marked_line(module, "run"), "run_in_place"),
         ("count_stack.py", marked_line(module, "site"), "<lambda>"),
@@ -259,7 +259,7 @@ def test_stack_outside_the_root_still_has_no_pytest_or_plugin_frames(pytester: p
     run = run_latebind(pytester, "--rootdir=elsewhere", "--latebind-modules=outside", "test_outside.py")
     (finding,) = run.findings
     here = pytester.path.resolve().as_posix()
-    assert [(f["file"], f["line"], f["function"]) for f in finding["first_stale_call"]] == [
+    assert [(f["file"], f["line"], f["function"]) for f in finding["first_stale_read"]] == [
         (f"{here}/test_outside.py", 4, "test_outside"),
         (f"{here}/outside.py", marked_line(OUTSIDE_ROOT, "call"), "make"),
         (f"{here}/outside.py", marked_line(OUTSIDE_ROOT, "site"), "<lambda>"),
@@ -272,14 +272,14 @@ XDIST_MODULE = """
     fs = []
     for n in range(3):
         fs.append(lambda: n)  # SITE:site
-    # The same import in each worker, but not quite the same events: gw0 sees 1 stale call, gw1 2.
+    # The same import in each worker, but not quite the same events: gw0 sees 1 stale read, gw1 2.
     CALLS = 1 if os.environ.get("PYTEST_XDIST_WORKER") == "gw0" else 2
     for k in range(CALLS):
         fs[k]()
     """
 
 
-def test_import_time_stale_calls_seen_by_every_xdist_worker_are_counted_once(pytester: pytest.Pytester) -> None:
+def test_import_time_stale_reads_seen_by_every_xdist_worker_are_counted_once(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     write_project(pytester.path, at_import=XDIST_MODULE,
                   test_a="import at_import\n\ndef test_a():\n    pass\n",
@@ -289,5 +289,5 @@ def test_import_time_stale_calls_seen_by_every_xdist_worker_are_counted_once(pyt
     assert (finding["file"], finding["line"]) == ("at_import.py", marked_line(XDIST_MODULE, "site"))
     assert (finding["outside_tests"], finding["tests"]) == (True, [])
     # Both workers imported the module: one import's events, seen twice, are the most either saw.
-    assert (finding["stale_calls"], finding["closures"]) == (2, 3)
+    assert (finding["stale_reads"], finding["closures"]) == (2, 3)
     assert run.ret == 1  # found outside any test: the session fails

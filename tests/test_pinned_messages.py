@@ -160,10 +160,10 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
 def test_single_closure_message(outputs: Outputs) -> None:
     message = "\n".join([
         f"a closure created at msgs.py:{at('single')} reads the loop variable 'i' after the loop rebound it",
-        "  created with i=0; called while i=2 (stale call)",
+        "  created with i=0; called while i=2 (stale read)",
         "  fix: bind the value when the closure is made, e.g. `lambda i=i: ...`",
         FIX_TAIL,
-        "  first stale call:",
+        "  first stale read:",
         f"    test_msgs.py:{in_test('test_single')} in test_single",
         f"    msgs.py:{at('single_call')} in single",
         f"    msgs.py:{at('single')} in <lambda>",
@@ -171,14 +171,14 @@ def test_single_closure_message(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_single") == f"LateBindingError: {message}"
     assert outputs.junit_failure("test_single") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("single")) == (
-        "A closure made here reads the loop variable 'i' (stale call): created with i=0; called while i=2. "
+        "A closure made here reads the loop variable 'i' (stale read): created with i=0; called while i=2. "
         "Fix: bind the value when the closure is made, e.g. `lambda i=i: ...`.")
     line, call, test, col = at("single"), at("single_call"), in_test("test_single"), column("single", "lambda")
     assert outputs.junit_property(line)["raw"] == (
-        f'{{"file":"msgs.py","line":{line},"column":{col},"variable":"i","kinds":["stale-call"],'
-        f'"created_with":["0"],"more_values":false,"seen":"2","closures":1,"stale_calls":1,"tests":["test_msgs.py::test_single"],'
+        f'{{"file":"msgs.py","line":{line},"column":{col},"variable":"i","kinds":["stale-read"],'
+        f'"created_with":["0"],"more_values":false,"seen":"2","closures":1,"stale_reads":1,"tests":["test_msgs.py::test_single"],'
         f'"outside_tests":false,"site":{{"kind":"lambda","name":"<lambda>"}},"fix":"lambda i=i: ...",'
-        f'"first_stale_call":[{{"file":"test_msgs.py","line":{test},"function":"test_single"}},'
+        f'"first_stale_read":[{{"file":"test_msgs.py","line":{test},"function":"test_single"}},'
         f'{{"file":"msgs.py","line":{call},"function":"single"}},'
         f'{{"file":"msgs.py","line":{line},"function":"<lambda>"}}]}}')
 
@@ -186,7 +186,7 @@ def test_single_closure_message(outputs: Outputs) -> None:
 def test_more_than_eight_values_end_with_an_ellipsis(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_many").splitlines()[:2] == [
         f"LateBindingError: 10 closures created at msgs.py:{at('many')} share the loop variable 'i'",
-        "  created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; called while i=9 (stale call)",
+        "  created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; called while i=9 (stale read)",
     ]
 
 
@@ -195,7 +195,7 @@ def test_more_than_eight_values_list_the_first_eight(outputs: Outputs) -> None:
     title, values = outputs.run.failure_text("test_many").splitlines()[:2]
     assert title == f"LateBindingError: 10 closures created at msgs.py:{at('many')} share the loop variable 'i'"
     assert values.startswith("  created with i=0, 1, 2, 3, 4, 5, 6, 7")
-    assert values.endswith("; called while i=9 (stale call)") and ", 8" not in values
+    assert values.endswith("; called while i=9 (stale read)") and ", 8" not in values
     finding = outputs.run.one("msgs.py", at("many"), "i")
     assert (finding["closures"], finding["created_with"]) == (10, [str(v) for v in range(8)])
 
@@ -203,10 +203,10 @@ def test_more_than_eight_values_list_the_first_eight(outputs: Outputs) -> None:
 def test_more_than_four_frames_show_the_four_innermost(outputs: Outputs) -> None:
     message = "\n".join([
         f"3 closures created at msgs.py:{at('deep')} share the loop variable 'name'",
-        "  created with name='a', 'b', 'c'; called while name='c' (stale call)",
+        "  created with name='a', 'b', 'c'; called while name='c' (stale read)",
         "  fix: bind the value when the closure is made, e.g. `lambda name=name: ...`",
         FIX_TAIL,
-        "  first stale call:",
+        "  first stale read:",
         f"    msgs.py:{at('one')} in one",
         f"    msgs.py:{at('two')} in two",
         f"    msgs.py:{at('three')} in three",
@@ -216,39 +216,39 @@ def test_more_than_four_frames_show_the_four_innermost(outputs: Outputs) -> None
     assert outputs.junit_failure("test_deep") == f"LateBindingError: {message}"
     # The JSON report (and the JUnit property, which is its finding) keeps all six frames.
     frames = [(f["file"], f["line"], f["function"]) for f in outputs.run.one("msgs.py", at("deep"), "name")
-              ["first_stale_call"]]
+              ["first_stale_read"]]
     assert frames == [("test_msgs.py", in_test("test_deep"), "test_deep"), ("msgs.py", at("deep_call"), "deep"),
                       ("msgs.py", at("one"), "one"), ("msgs.py", at("two"), "two"),
                       ("msgs.py", at("three"), "three"), ("msgs.py", at("deep"), "<lambda>")]
-    assert outputs.junit_property(at("deep"))["first_stale_call"] == outputs.run.one(
-        "msgs.py", at("deep"), "name")["first_stale_call"]
+    assert outputs.junit_property(at("deep"))["first_stale_read"] == outputs.run.one(
+        "msgs.py", at("deep"), "name")["first_stale_read"]
 
 
 def test_generator_expression_fix_hint(outputs: Outputs) -> None:
     hint = "bind the value when the closure is made, e.g. `a function that takes k and returns the generator`"
     message = "\n".join([
         f"2 closures created at msgs.py:{at('genexp')} share the loop variable 'k'",
-        "  created with k=1, 10; called while k=10 (stale call)",
+        "  created with k=1, 10; called while k=10 (stale read)",
         f"  fix: {hint}",
         FIX_TAIL,
-        "  first stale call:",
+        "  first stale read:",
         f"    test_msgs.py:{in_test('test_genexp')} in test_genexp",
         f"    msgs.py:{at('genexp_call')} in scaled",
         f"    msgs.py:{at('genexp')} in <genexpr>",
     ])
     assert outputs.run.failure_text("test_genexp") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("genexp")) == (
-        "2 closures made here share the loop variable 'k' (stale call): created with k=1, 10; "
+        "2 closures made here share the loop variable 'k' (stale read): created with k=1, 10; "
         f"called while k=10. Fix: {hint}.")
 
 
 def test_both_kinds_in_one_message(outputs: Outputs) -> None:
     message = "\n".join([
         f"2 closures created at msgs.py:{at('both')} share the loop variable 'x'",
-        "  created with x='a', 'b'; called while x='b' (stale call; shared binding)",
+        "  created with x='a', 'b'; called while x='b' (stale read; shared binding)",
         "  fix: bind the value when the closure is made, e.g. `lambda x=x: ...`",
         FIX_TAIL,
-        "  first stale call:",
+        "  first stale read:",
         f"    test_msgs.py:{in_test('test_both')} in test_both",
         f"    msgs.py:{at('both_call')} in both",
         f"    msgs.py:{at('both')} in <lambda>",
@@ -256,9 +256,9 @@ def test_both_kinds_in_one_message(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_both") == f"LateBindingError: {message}"
     assert outputs.junit_failure("test_both") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("both")) == (
-        "2 closures made here share the loop variable 'x' (stale call, shared binding): created with x='a', 'b'; "
+        "2 closures made here share the loop variable 'x' (stale read, shared binding): created with x='a', 'b'; "
         "called while x='b'. Fix: bind the value when the closure is made, e.g. `lambda x=x: ...`.")
-    assert outputs.junit_property(at("both"))["kinds"] == ["stale-call", "shared-binding"]
+    assert outputs.junit_property(at("both"))["kinds"] == ["stale-read", "shared-binding"]
 
 
 def test_terminal_summary_section(outputs: Outputs) -> None:
@@ -267,15 +267,15 @@ def test_terminal_summary_section(outputs: Outputs) -> None:
     end = next(n for n in range(start, len(lines)) if lines[n].startswith(("=", "-")))
     tests = "    tests: test_msgs.py::test_{}"
     assert lines[start:end] == [
-        f"msgs.py:{at('single')}: lambda <lambda>, loop variable 'i' (stale call)",
+        f"msgs.py:{at('single')}: lambda <lambda>, loop variable 'i' (stale read)",
         "    1 closure: created with i=0; called while i=2", tests.format("single"),
-        f"msgs.py:{at('many')}: lambda <lambda>, loop variable 'i' (stale call)",
+        f"msgs.py:{at('many')}: lambda <lambda>, loop variable 'i' (stale read)",
         "    10 closures: created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; called while i=9", tests.format("many"),
-        f"msgs.py:{at('deep')}: lambda <lambda>, loop variable 'name' (stale call)",
+        f"msgs.py:{at('deep')}: lambda <lambda>, loop variable 'name' (stale read)",
         "    3 closures: created with name='a', 'b', 'c'; called while name='c'", tests.format("deep"),
-        f"msgs.py:{at('genexp')}: genexp <genexpr>, loop variable 'k' (stale call)",
+        f"msgs.py:{at('genexp')}: genexp <genexpr>, loop variable 'k' (stale read)",
         "    2 closures: created with k=1, 10; called while k=10", tests.format("genexp"),
-        f"msgs.py:{at('both')}: lambda <lambda>, loop variable 'x' (stale call, shared binding)",
+        f"msgs.py:{at('both')}: lambda <lambda>, loop variable 'x' (stale read, shared binding)",
         "    2 closures: created with x='a', 'b'; called while x='b'", tests.format("both"),
     ]
 

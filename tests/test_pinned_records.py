@@ -177,7 +177,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> LatebindRun:
     return run_latebind_in(root)
 
 
-def found(corpus: LatebindRun, name: str, kinds: tuple[str, ...] = ("stale-call",)) -> dict[str, dict[str, Any]]:
+def found(corpus: LatebindRun, name: str, kinds: tuple[str, ...] = ("stale-read",)) -> dict[str, dict[str, Any]]:
     """The findings of scenario ``name`` by variable; all at its site, of ``kinds``, of its test."""
     line = marked_line(SCENARIOS[name][0], "site")
     file = f"rec_{name}.py"
@@ -190,11 +190,11 @@ def found(corpus: LatebindRun, name: str, kinds: tuple[str, ...] = ("stale-call"
     return findings
 
 
-BOTH = ("stale-call", "shared-binding")
+BOTH = ("stale-read", "shared-binding")
 
 
 def values(finding: dict[str, Any]) -> tuple[list[str], str, int]:
-    return finding["created_with"], finding["seen"], finding["stale_calls"]
+    return finding["created_with"], finding["seen"], finding["stale_reads"]
 
 
 def test_deferred_loop_variable_at_module_level(corpus: LatebindRun) -> None:
@@ -215,7 +215,7 @@ def test_deferred_variable_of_dead_siblings_reads_stale(corpus: LatebindRun) -> 
     assert sorted(findings) == ["i", "label"]
     assert values(findings["i"]) == (["0", "1", "2"], "2", 1)
     label = findings["label"]
-    assert (label["created_with"][0], label["seen"], label["stale_calls"], label["closures"]) == ("'A'", "'C'", 1, 3)
+    assert (label["created_with"][0], label["seen"], label["stale_reads"], label["closures"]) == ("'A'", "'C'", 1, 3)
 
 
 def test_deferred_values_of_dead_siblings_are_still_listed(corpus: LatebindRun) -> None:

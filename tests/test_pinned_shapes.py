@@ -548,7 +548,7 @@ def test_closure_calling_a_def_made_earlier_in_its_round(corpus: LatebindRun) ->
     check_shape(corpus, "earlier_def", [("bug", "double")])
     assert find_site_variables(EARLIER_DEF)[:2] == [("double", ("x",)), ("bug", ("double",))]
     finding = corpus.one("shape_earlier_def.py", marked_line(EARLIER_DEF, "bug"), "double")
-    assert finding["kinds"] == ["stale-call"] and finding["closures"] == 2
+    assert finding["kinds"] == ["stale-read"] and finding["closures"] == 2
 
 
 def test_closure_in_a_loops_iterable_belongs_to_the_loop_around_it(corpus: LatebindRun) -> None:
@@ -663,7 +663,7 @@ def test_global_declaration_in_a_class_body_does_not_hide_the_loop_variable(corp
 
 
 # -- theme 2 ---------------------------------------------------------------------------------------
-def test_stale_call_inside_a_def_with_a_docstring(corpus: LatebindRun) -> None:
+def test_stale_read_inside_a_def_with_a_docstring(corpus: LatebindRun) -> None:
     check_shape(corpus, "docstring", [("bug", "x")])  # the test also pins __doc__
 
 

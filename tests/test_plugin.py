@@ -250,7 +250,7 @@ def test_warn_mode_passes_warns_and_reports(pytester: pytest.Pytester, how: str)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([
         "*LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'",
-        "*created with i=0, 1, 2; called while i=2 (stale call)",
+        "*created with i=0, 1, 2; called while i=2 (stale read)",
     ])
     (finding,) = read_report(report)["findings"]  # type: ignore[misc]
     assert (finding["file"], finding["line"], finding["variable"]) == ("buggy.py", BUGGY_LINE, "i")
@@ -415,7 +415,7 @@ def test_json_report_shape(pytester: pytest.Pytester) -> None:
         ("report_mod.py", 4, 9, "index"), ("report_mod.py", 4, 9, "name")]
     for finding in findings:
         assert {"file", "line", "column", "variable", "kinds", "created_with", "seen", "tests"} <= finding.keys()
-        assert finding["kinds"] == ["stale-call"]
+        assert finding["kinds"] == ["stale-read"]
         assert sorted(finding["tests"]) == ["tests/test_report.py::test_one", "tests/test_report.py::test_two"]
     by_variable = {f["variable"]: f for f in findings}
     assert by_variable["name"]["created_with"][:2] == ["'a'", "'b'"]

@@ -1,4 +1,4 @@
-"""The recorder and the judge: stale calls, shared bindings, threads, memory bounds."""
+"""The recorder and the judge: stale reads, shared bindings, threads, memory bounds."""
 
 from __future__ import annotations
 
@@ -32,16 +32,16 @@ BUILD = """
 """
 
 
-def test_stale_call_names_values_count_and_stack(tmp_path: Path, window: Window) -> None:
+def test_stale_read_names_values_count_and_stack(tmp_path: Path, window: Window) -> None:
     module = load(tmp_path, BUILD)
     callbacks = module.build(["a", "b", "c"])
     assert [f() for f in callbacks] == ["c", "c", "c"]
     [finding] = judge(window)
     assert finding.variable == "v" and finding.line == 5
-    assert finding.kinds == [Kind.STALE_CALL, Kind.SHARED_BINDING]
+    assert finding.kinds == [Kind.STALE_READ, Kind.SHARED_BINDING]
     assert finding.created_with == ["'a'", "'b'", "'c'"]
     assert finding.seen == "'c'"
-    assert finding.stale_calls == 2 and finding.closures == 3
+    assert finding.stale_reads == 2 and finding.closures == 3
     assert finding.tests == ["tests/test_x.py::test_x"]
     assert finding.stack[-1]["function"] == "<lambda>"
     assert "e.g. `lambda v=v: ...`" in finding.message()
@@ -149,7 +149,7 @@ def test_threads_making_and_calling_closures(tmp_path: Path, window: Window) -> 
     [info] = list(window.made_count)
     assert window.made_count[info] == 800
     [finding] = judge(window)
-    assert finding.stale_calls == 400
+    assert finding.stale_reads == 400
 
 
 def test_unbound_variable_and_pickling_the_token(tmp_path: Path, window: Window) -> None:
@@ -198,7 +198,7 @@ def test_recording_blocks_nest_and_end_in_any_order() -> None:
     assert RECORDER.window is None
 
 
-def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Path) -> None:
+def test_stale_reads_of_closures_made_elsewhere_name_their_siblings(tmp_path: Path) -> None:
     session, test = Window(None), Window("t::t")
     with RECORDER.recording(session):
         module = load(tmp_path, """
@@ -207,7 +207,7 @@ def test_stale_calls_of_closures_made_elsewhere_name_their_siblings(tmp_path: Pa
         with RECORDER.recording(test):
             [f() for f in module.callbacks]
     [finding] = judge(test, context=session)
-    assert finding.created_with == ["0", "1", "2"] and finding.kinds == [Kind.STALE_CALL]
+    assert finding.created_with == ["0", "1", "2"] and finding.kinds == [Kind.STALE_READ]
     [outside] = judge(session)
     assert outside.kinds == [Kind.SHARED_BINDING] and outside.outside_tests
 
@@ -240,8 +240,8 @@ def test_variable_assigned_after_the_closure_still_goes_stale(tmp_path: Path, wi
     assert [r() for r in reports] == ["ccc: 3"] * 3
     findings = {f.variable: f for f in judge(window)}
     assert findings["status"].created_with == ["1", "2", "3"]
-    assert findings["status"].stale_calls == 2  # the last report reads its own round's value
-    assert findings["job"].stale_calls == 2
+    assert findings["status"].stale_reads == 2  # the last report reads its own round's value
+    assert findings["job"].stale_reads == 2
 
 
 def test_values_past_the_kept_ones_end_the_message_with_an_ellipsis(tmp_path: Path, window: Window) -> None:

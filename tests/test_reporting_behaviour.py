@@ -29,7 +29,7 @@ IMPORT_TIME = """
     for name in ["open", "save"]:
         HANDLERS[name] = lambda: name
 """
-# A stale call inside a test.
+# A stale read inside a test.
 IN_TEST = """
     def make(values):
         fs = []
@@ -296,7 +296,7 @@ def test_finding_from_two_workers_is_one_finding(pytester: pytest.Pytester) -> N
     [finding] = _report(pytester, "xdist.json")["findings"]
     assert finding["tests"] == ["test_a.py::test_a", "test_b.py::test_b"]
     assert finding["created_with"] == ["1", "2", "3", "4"]
-    assert finding["stale_calls"] == 2
+    assert finding["stale_reads"] == 2
     assert _report(pytester, "xdist.json") == _report(pytester, "plain.json")
     assert (pytester.path / "x.sarif").read_text() == (pytester.path / "p.sarif").read_text()
 
@@ -338,7 +338,7 @@ def test_sarif_from_ini_with_no_findings_is_valid_and_empty(pytester: pytest.Pyt
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
     log = json.loads((pytester.path / "out.sarif").read_text())
     assert log["runs"][0]["results"] == []
-    assert [rule["id"] for rule in log["runs"][0]["tool"]["driver"]["rules"]] == ["stale-call", "shared-binding"]
+    assert [rule["id"] for rule in log["runs"][0]["tool"]["driver"]["rules"]] == ["stale-read", "shared-binding"]
     sarif_validator().validate(log)
 
 

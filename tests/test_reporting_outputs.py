@@ -132,17 +132,17 @@ def test_json_report(runs: dict[str, Run], mode: str) -> None:
     assert report["version"] == 1
     assert report["tool"]["name"] == "pytest-latebind"
     dispatch, health = report["findings"]
-    stacks = dispatch.pop("first_stale_call"), health.pop("first_stale_call")
+    stacks = dispatch.pop("first_stale_read"), health.pop("first_stale_read")
     assert dispatch == {
         "file": "scheduler/dispatch.py", "line": DISPATCH[0], "column": DISPATCH[1], "variable": "event",
-        "kinds": ["stale-call", "shared-binding"], "created_with": ["'created'", "'updated'", "'deleted'"],
-        "more_values": False, "seen": "'deleted'", "closures": 3, "stale_calls": 2, "tests": [EVENT_TEST],
+        "kinds": ["stale-read", "shared-binding"], "created_with": ["'created'", "'updated'", "'deleted'"],
+        "more_values": False, "seen": "'deleted'", "closures": 3, "stale_reads": 2, "tests": [EVENT_TEST],
         "outside_tests": True,
         "site": {"kind": "lambda", "name": "<lambda>"}, "fix": "lambda payload, event=event: ..."}
     assert health == {
         "file": "scheduler/health.py", "line": HEALTH[0], "column": HEALTH[1], "variable": "host",
-        "kinds": ["stale-call"], "created_with": ["'db'", "'cache'", "'api'"], "more_values": False,
-        "seen": "'api'", "closures": 3, "stale_calls": 2, "tests": [HOST_TEST], "outside_tests": False,
+        "kinds": ["stale-read"], "created_with": ["'db'", "'cache'", "'api'"], "more_values": False,
+        "seen": "'api'", "closures": 3, "stale_reads": 2, "tests": [HOST_TEST], "outside_tests": False,
         "site": {"kind": "async def", "name": "check"}, "fix": "async def check(host=host):"}
     for stack, test, site in zip(stacks, (EVENT_TEST, HOST_TEST), ("dispatch.py", "health.py"), strict=True):
         assert stack[0] == {"file": test.split("::")[0], "line": stack[0]["line"], "function": test.split("::")[1]}
@@ -169,7 +169,7 @@ def test_sarif_report(runs: dict[str, Run], repo: Path, mode: str) -> None:
     [run] = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "pytest-latebind"
-    assert [r["id"] for r in driver["rules"]] == ["stale-call", "shared-binding"]
+    assert [r["id"] for r in driver["rules"]] == ["stale-read", "shared-binding"]
     for rule in driver["rules"]:
         assert rule["helpUri"] == f"{sarif.DOCS_URL}reference/reports/#{rule['id']}"
         assert "bind the value when the closure is made" in rule["help"]["text"].lower()
@@ -180,7 +180,7 @@ def test_sarif_report(runs: dict[str, Run], repo: Path, mode: str) -> None:
     for result, (line, column), file, variable, tests in (
             (dispatch, DISPATCH, "dispatch.py", "event", [EVENT_TEST]),
             (health, HEALTH, "health.py", "host", [HOST_TEST])):
-        assert result["ruleId"] == "stale-call" and result["ruleIndex"] == 0
+        assert result["ruleId"] == "stale-read" and result["ruleIndex"] == 0
         assert result["level"] == "error"
         location = result["locations"][0]["physicalLocation"]
         assert location == {"artifactLocation": {"uri": f"examples/scheduler/scheduler/{file}",
@@ -193,7 +193,7 @@ def test_sarif_report(runs: dict[str, Run], repo: Path, mode: str) -> None:
         assert frames[0]["location"]["physicalLocation"]["artifactLocation"]["uri"].endswith(file)
         assert frames[-1]["location"]["logicalLocations"] == [{"name": tests[0].split("::")[1],
                                                                "kind": "function"}]
-    assert dispatch["properties"]["kinds"] == ["stale-call", "shared-binding"]
+    assert dispatch["properties"]["kinds"] == ["stale-read", "shared-binding"]
     assert dispatch["properties"]["createdWith"] == ["'created'", "'updated'", "'deleted'"]
     prints = [r["partialFingerprints"]["latebindSite/v1"] for r in run["results"]]
     assert len(set(prints)) == 2 and all(len(p) == 32 and int(p, 16) >= 0 for p in prints)
@@ -224,9 +224,9 @@ def test_github_annotations(runs: dict[str, Run], mode: str) -> None:
     parsed = [parse_workflow_command(line) for line in runs[mode].commands()]
     assert [(command, props) for command, props, _ in parsed] == [
         ("error", {"file": "examples/scheduler/scheduler/dispatch.py", "line": str(DISPATCH[0]),
-                   "col": str(DISPATCH[1]), "title": "late-binding closure: 'event' (stale call, shared binding)"}),
+                   "col": str(DISPATCH[1]), "title": "late-binding closure: 'event' (stale read, shared binding)"}),
         ("error", {"file": "examples/scheduler/scheduler/health.py", "line": str(HEALTH[0]),
-                   "col": str(HEALTH[1]), "title": "late-binding closure: 'host' (stale call)"}),
+                   "col": str(HEALTH[1]), "title": "late-binding closure: 'host' (stale read)"}),
     ]
     message = parsed[1][2].splitlines()
     assert message[0] == f"3 closures created at scheduler/health.py:{HEALTH[0]} share the loop variable 'host'"
@@ -238,11 +238,11 @@ def test_terminal(runs: dict[str, Run], mode: str) -> None:
     run = runs[mode]
     assert "latebind: every test, mode=fail, watching modules under the rootdir and test modules" in run.stdout
     assert run.section() == [
-        f"scheduler/dispatch.py:{DISPATCH[0]}: lambda <lambda>, loop variable 'event' (stale call, shared binding)",
+        f"scheduler/dispatch.py:{DISPATCH[0]}: lambda <lambda>, loop variable 'event' (stale read, shared binding)",
         "    3 closures: created with event='created', 'updated', 'deleted'; called while event='deleted'",
         f"    tests: {EVENT_TEST}",
         "    outside any test: at import time or between tests",
-        f"scheduler/health.py:{HEALTH[0]}: async def check, loop variable 'host' (stale call)",
+        f"scheduler/health.py:{HEALTH[0]}: async def check, loop variable 'host' (stale read)",
         "    3 closures: created with host='db', 'cache', 'api'; called while host='api'",
         f"    tests: {HOST_TEST}",
     ]

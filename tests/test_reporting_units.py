@@ -49,8 +49,8 @@ def test_escaped_property_reads_back_and_never_splits(value: str) -> None:
 
 def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> Finding:
     defaults: dict[str, Any] = dict(line=3, column=9, site_kind="lambda", site_name="<lambda>",
-                                    fix=f"lambda {variable}={variable}: ...", kinds=[Kind.STALE_CALL],
-                                    created_with=["0", "1"], seen="1", closures=2, stale_calls=1,
+                                    fix=f"lambda {variable}={variable}: ...", kinds=[Kind.STALE_READ],
+                                    created_with=["0", "1"], seen="1", closures=2, stale_reads=1,
                                     tests=["test_mod.py::test_a"])
     defaults.update(kw)
     return Finding(file=file, variable=variable, **defaults)
@@ -60,12 +60,12 @@ def _finding(file: str = "/repo/pkg/mod.py", variable: str = "i", **kw: Any) -> 
 @given(name=st.text(st.characters(codec="utf-8", exclude_characters="/\0"), min_size=1, max_size=20),
        seen=text)
 def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> None:
-    finding = _finding(file=f"/repo/pkg/{name}.py", seen=seen, kinds=[Kind.STALE_CALL, Kind.SHARED_BINDING])
+    finding = _finding(file=f"/repo/pkg/{name}.py", seen=seen, kinds=[Kind.STALE_READ, Kind.SHARED_BINDING])
     command, props, message = parse_workflow_command(
         github.annotation(finding, Context("/repo"), root=Path("/repo"), mode=Mode.FAIL))
     assert command == "error"
     assert props == {"file": f"pkg/{name}.py", "line": "3", "col": "9",
-                     "title": "late-binding closure: 'i' (stale call, shared binding)"}
+                     "title": "late-binding closure: 'i' (stale read, shared binding)"}
     assert message == finding.message("/repo", True)
 
 
@@ -82,8 +82,8 @@ def test_annotation_is_a_warning_in_warn_mode_and_hides_values() -> None:
 contributions = st.lists(st.builds(
     lambda key, test, values, seen, stale, stack: _finding(
         file=f"/repo/m{key % 2}.py", variable="ij"[key // 2], tests=[f"t.py::test_{test}"],
-        created_with=values, seen=seen, stale_calls=stale,
-        kinds=[Kind.STALE_CALL] if stale else [Kind.SHARED_BINDING],
+        created_with=values, seen=seen, stale_reads=stale,
+        kinds=[Kind.STALE_READ] if stale else [Kind.SHARED_BINDING],
         stack=[{"file": "/repo/t.py", "line": stack, "function": "f"}] if stale else []),
     st.integers(0, 3), st.integers(0, 5), st.lists(st.sampled_from(["0", "1", "2", "'a'"]), max_size=3),
     st.sampled_from(["0", "1", "2"]), st.integers(0, 2), st.integers(1, 9)), max_size=8)
@@ -108,13 +108,13 @@ def test_merge_ignores_arrival_order_and_worker_count(tests: list[Finding], outs
 
 
 def test_merge_adds_tests_and_counts_but_not_repeated_imports() -> None:
-    a = _finding(tests=["t.py::test_a"], stale_calls=2, created_with=["0", "1"])
-    b = _finding(tests=["t.py::test_b"], stale_calls=1, created_with=["2", "1"], seen="2")
-    at_import = _finding(tests=[], kinds=[Kind.SHARED_BINDING], stale_calls=0, created_with=["5"])
+    a = _finding(tests=["t.py::test_a"], stale_reads=2, created_with=["0", "1"])
+    b = _finding(tests=["t.py::test_b"], stale_reads=1, created_with=["2", "1"], seen="2")
+    at_import = _finding(tests=[], kinds=[Kind.SHARED_BINDING], stale_reads=0, created_with=["5"])
     [merged] = _merged([b, a], [at_import, at_import])
     assert merged["tests"] == ["t.py::test_a", "t.py::test_b"]
-    assert merged["stale_calls"] == 3
-    assert merged["kinds"] == [Kind.STALE_CALL, Kind.SHARED_BINDING]
+    assert merged["stale_reads"] == 3
+    assert merged["kinds"] == [Kind.STALE_READ, Kind.SHARED_BINDING]
     assert merged["created_with"] == ["5", "0", "1", "2"]  # outside first, then tests by node id
     assert merged["outside_tests"] is True
 
@@ -206,7 +206,7 @@ findings = st.builds(
     _finding,
     file=st.sampled_from(["/repo/a.py", "/other/b.py"]),
     variable=st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True),
-    kinds=st.sampled_from([[Kind.STALE_CALL], [Kind.SHARED_BINDING], [Kind.STALE_CALL, Kind.SHARED_BINDING]]),
+    kinds=st.sampled_from([[Kind.STALE_READ], [Kind.SHARED_BINDING], [Kind.STALE_READ, Kind.SHARED_BINDING]]),
     created_with=st.lists(text, max_size=4), seen=st.none() | text,
     tests=st.lists(st.text(min_size=1, max_size=30), unique=True, max_size=3),
     outside_tests=st.booleans(),

@@ -48,7 +48,7 @@ def test_checked(latebind):  # found by check() and by the judge: one finding, p
     latebind.check(list(mod.handlers(["u", "v", "w"]).values()))
 """
 MAKE, HANDLERS = ("mod.py", 4, "name"), ("mod.py", 10, "event")
-# What each test did, per site: (closures sharing the binding, values made with, value seen, stale calls).
+# What each test did, per site: (closures sharing the binding, values made with, value seen, stale reads).
 PER_TEST = {
     "test_two": {MAKE: (2, ["'a'", "'b'"], "'b'", 1)},
     "test_three_twice_called": {MAKE: (3, ["'a'", "'b'", "'c'"], "'c'", 2)},
@@ -127,13 +127,13 @@ def test_every_format_states_each_findings_counts_and_values(project: pytest.Pyt
     assert suite == list(report.values()) and len(annotations) == len(merged)
     for site, expected in merged.items():
         found = report[site]
-        assert (found["closures"], found["stale_calls"], sorted(found["tests"])) == (
+        assert (found["closures"], found["stale_reads"], sorted(found["tests"])) == (
             expected["closures"], expected["calls"], sorted(expected["tests"]))
         assert sorted(found["created_with"]) == sorted(expected["values"])
         stated = (found["closures"], found["created_with"], found["seen"])
         result = sarif[site]
         assert (result["properties"]["closures"], result["properties"]["createdWith"],
-                result["properties"]["seen"], result["properties"]["staleCalls"]) == (*stated, found["stale_calls"])
+                result["properties"]["seen"], result["properties"]["staleReads"]) == (*stated, found["stale_reads"])
         assert _stated(result["message"]["text"]) == stated
         assert _stated(summary[site]) == stated
         [annotation] = [a for a in annotations if f"file={site[0]},line={site[1]}," in a]
@@ -147,6 +147,6 @@ def test_each_tests_junit_property_states_its_failure_text(project: pytest.Pytes
         test = case.get("name")
         [found] = [json.loads(p.get("value")) for p in case.iter("property")]
         [(_, (closures, values, seen, calls))] = PER_TEST[test].items()
-        assert (found["closures"], found["created_with"], found["seen"], found["stale_calls"]) == (
+        assert (found["closures"], found["created_with"], found["seen"], found["stale_reads"]) == (
             closures, values, seen, calls)
         assert _stated(texts[test]) == (closures, values, seen)

@@ -280,7 +280,7 @@ def test_every_stale_read_is_found_where_it_runs(project: pytest.Pytester) -> No
     source = (project.path / "shapes.py").read_text().splitlines()
     found = {}
     for finding in findings:
-        if "stale-call" not in finding["kinds"]:
+        if "stale-read" not in finding["kinds"]:
             continue
         for test in finding["tests"]:
             found[test.split("::")[1]] = (finding["variable"], finding["line"])
@@ -290,7 +290,7 @@ def test_every_stale_read_is_found_where_it_runs(project: pytest.Pytester) -> No
         line = source[found[test][1] - 1]
         assert "def " in line or "lambda" in line, (test, line)
     # The stack of the first stale read ends at the read itself, in the closure.
-    stacks = {f["variable"]: f["first_stale_call"] for f in findings if "stale-call" in f["kinds"]}
+    stacks = {f["variable"]: f["first_stale_read"] for f in findings if "stale-read" in f["kinds"]}
     assert stacks["item"][-1]["function"] == "work"
     assert stacks["name"][-1]["function"] in {"gen", "agen"}
     assert [f for f in findings if any(t.split("::")[1] in QUIET for t in f["tests"])] == []
@@ -404,7 +404,7 @@ def test_annotations_read_after_the_loop_are_stale_reads(pytester: pytest.Pytest
     assert (finding["variable"], finding["line"], finding["tests"]) == (
         "kind", line, ["test_handlers.py::test_hints_read_after_the_loop"])
     assert (finding["created_with"], finding["seen"]) == (["<class 'int'>", "<class 'str'>"], "<class 'str'>")
-    assert finding["first_stale_call"][-1] == {"file": "handlers.py", "line": line, "function": "__annotate__"}
+    assert finding["first_stale_read"][-1] == {"file": "handlers.py", "line": line, "function": "__annotate__"}
     assert "a function that takes kind and returns the def (its annotations read kind)" in result.stdout.str()
 
 

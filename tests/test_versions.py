@@ -43,7 +43,7 @@ class Case:
     """A module defining ``make()`` (the closures, made in a loop) and ``observe(fs)``.
 
     ``observe`` turns the closures into plain data: what calling them returns or raises,
-    and their names.  ``stale`` are the stale calls ``observe`` makes; ``shared`` the shared
+    and their names.  ``stale`` are the stale reads ``observe`` makes; ``shared`` the shared
     bindings among the closures ``make()`` returns (judged while they are alive).
     """
 
@@ -374,7 +374,7 @@ def test_findings_are_the_same_on_every_version(tmp_path: Path, window: Window, 
     fs = module.make()
     assert _findings(judge(window)) == case.shared
     module.observe(fs)
-    stale = [f for f in judge(window, shared=False) if "stale-call" in f.kinds]
+    stale = [f for f in judge(window, shared=False) if "stale-read" in f.kinds]
     assert _findings(stale) == case.stale
 
 
@@ -453,7 +453,7 @@ def test_{name}():
 
 
 def test_end_to_end_report_is_the_same_on_every_version(pytester: pytest.Pytester) -> None:
-    """One real pytest run over every case this Python can parse: the stale calls each case
+    """One real pytest run over every case this Python can parse: the stale reads each case
     makes fail its test with the same findings, messages and JSON on every version."""
     cases = [c for c in CASES if c.stale and sys.version_info >= c.since]
     for case in cases:
@@ -467,12 +467,12 @@ def test_end_to_end_report_is_the_same_on_every_version(pytester: pytest.Pyteste
     # Only the stale reads: except*'s closures stay reachable through the exception group's
     # traceback after the test, so they are also reported as a shared binding.
     found = {(f["file"], f["line"], f["variable"], tuple(f["created_with"]), f["seen"])
-             for f in json.loads(report.read_text())["findings"] if "stale-call" in f["kinds"]}
+             for f in json.loads(report.read_text())["findings"] if "stale-read" in f["kinds"]}
     assert found == {(f"mod_{c.name}.py", *finding) for c in cases for finding in c.stale}
     for case in cases:
         for line, variable, created, seen in case.stale:
             values = ", ".join(created).replace("[", "[[]")  # fnmatch: a literal [
             result.stdout.fnmatch_lines([
                 f"*created at mod_{case.name}.py:{line} * loop variable '{variable}'*",
-                f"  created with {variable}={values}; called while {variable}={seen} (stale call*)",
+                f"  created with {variable}={values}; called while {variable}={seen} (stale read*)",
             ], consecutive=True)

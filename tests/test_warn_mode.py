@@ -65,7 +65,7 @@ def _passes_with_the_warning(result: pytest.RunResult, pytester: pytest.Pytester
     summary = _warnings_summary(result)
     # Given at the closure site, as the plugin names it: relative to the rootdir.
     assert summary[:2] == ["test_buggy.py::test_buggy", f"  {WARNED}"]
-    assert "    created with i=0, 1, 2; called while i=2 (stale call)" in summary
+    assert "    created with i=0, 1, 2; called while i=2 (stale read)" in summary
     assert not any(str(pytester.path) in line or "pytest_latebind" + "/" in line for line in summary)
 
 
@@ -112,7 +112,7 @@ def test_the_next_matching_filter_decides(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--latebind")
     result.assert_outcomes(passed=2)
     assert "LateBindingWarning" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["buggy.py:4: lambda <lambda>, loop variable 'i' (stale call)"])
+    result.stdout.fnmatch_lines(["buggy.py:4: lambda <lambda>, loop variable 'i' (stale read)"])
 
 
 # -- a filter naming LateBindingWarning does what it says ---------------------------------------
@@ -130,9 +130,9 @@ def test_error_naming_late_binding_warning_fails_the_test(pytester: pytest.Pytes
     result.stdout.fnmatch_lines([
         "_*_ test_buggy _*_",
         "LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'",
-        "  created with i=0, 1, 2; called while i=2 (stale call)",
+        "  created with i=0, 1, 2; called while i=2 (stale read)",
     ])
-    assert result.stdout.str().count("  created with i=0, 1, 2; called while i=2 (stale call)") == 1
+    assert result.stdout.str().count("  created with i=0, 1, 2; called while i=2 (stale read)") == 1
     result.stdout.fnmatch_lines(["FAILED test_buggy.py::test_buggy - LateBindingWarning: 3 closures*"])
 
 
@@ -255,13 +255,13 @@ def test_values_are_one_line_in_every_output(pytester: pytest.Pytester, monkeypa
     out = result.stdout.lines
     for finding in findings:
         line = values_line(finding)
-        assert f"  {line} (stale call)" in out
+        assert f"  {line} (stale read)" in out
         assert f"    2 closures: {line}" in out
 
     # GitHub annotations: the message's second line is the values line.
     commands = [parse_workflow_command(line) for line in out if line.startswith("::error ")]
     assert [message.splitlines()[1] for _, _, message in commands] == \
-        [f"  {values_line(f)} (stale call)" for f in findings]
+        [f"  {values_line(f)} (stale read)" for f in findings]
 
     # SARIF: one sentence each, the values as in the JSON report.
     log = json.loads((pytester.path / "report.sarif").read_text())
@@ -277,7 +277,7 @@ def test_values_are_one_line_in_every_output(pytester: pytest.Pytester, monkeypa
     assert len(messages) == 2
     for finding in findings:
         (message,) = [m for m in messages if f"values.py:{finding['line']} share" in m]
-        assert f"  {values_line(finding)} (stale call)" in message.splitlines()
+        assert f"  {values_line(finding)} (stale read)" in message.splitlines()
     props = [json.loads(p.get("value") or "") for p in root.iter("property") if p.get("name") == "latebind.finding"]
     assert [p["created_with"] for p in props] == [f["created_with"] for f in findings]
 

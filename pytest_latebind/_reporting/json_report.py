@@ -32,13 +32,15 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
         "created_with": list(finding.created_with) if show_values else None,
         "more_values": finding.more_values,
         "seen": finding.seen if show_values else None,
+        "made_with": finding.made_with if show_values else None,
         "closures": finding.closures,
-        "stale_calls": finding.stale_calls,
+        "stale_reads": finding.stale_reads,
         "tests": sorted(finding.tests),
         "outside_tests": finding.outside_tests,
         "site": {"kind": finding.site_kind, "name": finding.site_name},
         "fix": finding.fix,
-        "first_stale_call": [{**frame, "file": context.path(frame["file"])}
+        "thread": finding.thread,
+        "first_stale_read": [{**frame, "file": context.path(frame["file"])}
                              for frame in call_frames(finding, context)],
     }
 

@@ -1,7 +1,7 @@
 """SARIF 2.1.0 (``--latebind-sarif=PATH``), for GitHub code scanning and other SARIF viewers.
 
 One rule per finding kind; one result per finding (a finding with both kinds is reported
-under ``stale-call``, the bug that happened, and lists both kinds in its properties).
+under ``stale-read``, the bug that happened, and lists both kinds in its properties).
 Locations are relative to ``%SRCROOT%``, the repository root (see ``files.source_root``).
 The partial fingerprint hashes what identifies a site in the source, not its line number,
 so an alert survives code moving above it.
@@ -30,7 +30,7 @@ SRCROOT = "%SRCROOT%"
 FINGERPRINT = "latebindSite/v1"
 
 _RULES: dict[Kind, dict[str, Any]] = {
-    Kind.STALE_CALL: {
+    Kind.STALE_READ: {
         "name": "LateBindingStaleCall",
         "short": "A closure made in a loop was called after the loop rebound its variable.",
         "full": "A lambda, def or async def made inside a loop reads the loop variable when it "
@@ -105,14 +105,14 @@ def fingerprint(finding: Finding, root: Path) -> str:
 
 
 def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dict[str, Any]:
-    kind = Kind.STALE_CALL if Kind.STALE_CALL in finding.kinds else Kind.SHARED_BINDING
+    kind = Kind.STALE_READ if Kind.STALE_READ in finding.kinds else Kind.SHARED_BINDING
     properties: dict[str, Any] = {
         "variable": finding.variable,
         "kinds": [str(k) for k in finding.kinds],
         "tests": sorted(finding.tests),
         "outsideTests": finding.outside_tests,
         "closures": finding.closures,
-        "staleCalls": finding.stale_calls,
+        "staleReads": finding.stale_reads,
         "site": {"kind": finding.site_kind, "name": finding.site_name},
     }
     if context.show_values:
@@ -130,7 +130,7 @@ def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dic
     frames = call_frames(finding, context)
     if frames:
         out["stacks"] = [{
-            "message": {"text": "first stale call"},
+            "message": {"text": "first stale read"},
             # SARIF lists frames innermost first; ours are outermost first.
             "frames": [{"location": {**_location(f["file"], f["line"], root),
                                      "logicalLocations": [{"name": f["function"], "kind": "function"}]}}
