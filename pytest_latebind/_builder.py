@@ -20,6 +20,7 @@ from ._recorder import (
     MAX_VALUES,
     PENDING,
     UNBOUND,
+    WATCHED_FILES,
     Record,
     SiteInfo,
     StaleEvent,
@@ -117,5 +118,12 @@ def _user_frames(stack: traceback.StackSummary | None) -> list[Frame]:
     """The stack of a stale read, innermost last, without pytest's, pluggy's and our frames."""
     if not stack:
         return []
-    return [Frame(file=os.path.abspath(f.filename), line=f.lineno or 0, function=f.name)
-            for f in stack if not os.path.abspath(f.filename).startswith(_HIDDEN)]
+    frames = []
+    for f in stack:
+        file = os.path.abspath(f.filename)
+        if not file.startswith(_HIDDEN):
+            frame = Frame(file=file, line=f.lineno or 0, function=f.name)
+            if file in WATCHED_FILES:
+                frame["watched"] = True
+            frames.append(frame)
+    return frames

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
+from ._recorder import WATCHED_FILES
 from ._transformer import compile_module, fix_names, instrument
 
 _OWN_PACKAGE = __name__.rpartition(".")[0]
@@ -339,6 +340,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         self.claimed = claimed
 
     def exec_module(self, module: types.ModuleType) -> None:
+        WATCHED_FILES.add(os.path.abspath(self.path))
         if self.claimed and self.hook.rewrite is not None:
             self.hook.rewrite.loaded(module.__name__, self.path)
         super().exec_module(module)

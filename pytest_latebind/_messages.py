@@ -22,10 +22,14 @@ HIDDEN = "values hidden (latebind_show_values = false)"
 FIX_TAIL = "or functools.partial(...)"
 
 
-class Frame(TypedDict):
+class _Frame(TypedDict):
     file: str  # absolute
     line: int
     function: str
+
+
+class Frame(_Frame, total=False):
+    watched: bool  # a module the import hook loaded
 
 
 class Worded(Protocol):
@@ -133,12 +137,14 @@ def fix_lines(finding: Worded) -> list[str]:
 
 
 def call_frames(finding: Worded, context: Context) -> list[Frame]:
-    """The first stale read's frames of the project (under the root), or all if none is."""
+    """The first stale read's frames worth reading: the project's (under the root, outside
+    site-packages) and every watched module's, a library's included; all if none is."""
     stack = list(finding.stack)
     if context.root is None:
         return stack
     root = os.path.join(os.path.abspath(context.root), "")
-    mine = [f for f in stack if f["file"].startswith(root) and "site-packages" not in f["file"]]
+    mine = [f for f in stack
+            if f.get("watched") or (f["file"].startswith(root) and "site-packages" not in f["file"])]
     return mine or stack
 
 

@@ -511,6 +511,9 @@ class Recorder:
 
 
 RECORDER = Recorder()
+# Absolute paths of the modules the import hook loaded (watched): a stale read's stack keeps
+# their frames, a watched library's included.
+WATCHED_FILES: set[str] = set()
 # Records of closures that hold no token of their own (see ModuleSites.made): weak keys, so the
 # record dies with its closure and keeps nothing of the user's alive.
 _HELD: weakref.WeakKeyDictionary[Any, Record] = weakref.WeakKeyDictionary()

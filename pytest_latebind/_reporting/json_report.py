@@ -40,8 +40,8 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
         "site": {"kind": finding.site_kind, "name": finding.site_name},
         "fix": finding.fix,
         "thread": finding.thread,
-        "first_stale_read": [{**frame, "file": context.path(frame["file"])}
-                             for frame in call_frames(finding, context)],
+        "first_stale_read": [{"file": context.path(f["file"]), "line": f["line"], "function": f["function"]}
+                             for f in call_frames(finding, context)],
     }
 
 
