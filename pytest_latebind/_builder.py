@@ -28,12 +28,13 @@ from ._recorder import (
     baseline,
     binding_key,
     distinct,
+    equivalent,
     group_by_binding,
     read,
     same_binding,
 )
 from ._scopes import Site
-from ._values import short_repr
+from ._values import Weak, short_repr
 
 try:  # only to hide their frames from stacks; the core never needs them
     import _pytest as _pytest_pkg
@@ -76,6 +77,8 @@ def shared_bindings(info: SiteInfo, records: list[Record], *, window: Window | N
         groups = group_by_binding(records, k)
         for group in groups:
             values = distinct([baseline(record, k) for record in group])
+            if k in info.own and _alike(values):
+                continue  # functions reaching each other by their own name, all behaving alike
             if len(group) >= 2 and len(values) >= 2:
                 made = window.made_on(info, k, binding_key(group[0].refs[k])) if window is not None else 0
                 closures = max(len(group), made)
@@ -107,6 +110,12 @@ def stale_read(event: StaleEvent, live: list[Record], window: Window) -> Finding
                    stack=_user_frames(event.stack), more=(info, k, event.ref) in window.more_values,
                    made_with=short_repr(event.created[0]) if event.created else None, thread=event.thread,
                    **seen_in(window))
+
+
+def _alike(values: list[Any]) -> bool:
+    functions = [v.ref() for v in values if v.__class__ is Weak]
+    functions = [f for f in functions if f is not None]
+    return all(equivalent(functions[0], f) for f in functions[1:])
 
 
 _HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,  # this package's own frames

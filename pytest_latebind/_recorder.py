@@ -95,7 +95,7 @@ class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
     __slots__ = ("_indexes", "_last", "annotated", "checked", "code", "deferred", "file", "later", "newest",
-                 "site", "slow", "variables")
+                 "own", "site", "slow", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
@@ -106,6 +106,7 @@ class SiteInfo:
         self.deferred = tuple(k for k, name in enumerate(site.variables) if name in site.deferred)
         self.later = tuple(k for k, name in enumerate(site.variables) if name in site.later)
         self.annotated = tuple((site.variables.index(name), line) for name, line in site.annotated)
+        self.own = tuple(k for k, name in enumerate(site.variables) if name in site.own)
         self.slow = bool(self.deferred or self.later)  # its records are DeferredRecords
         # Per binding of a `later` variable: the newest closure made on it (its round is current).
         self.newest: dict[Any, weakref.ref[Record]] = {}
@@ -221,6 +222,11 @@ class DeferredRecord(Record):
         value = self.values[k]
         if value is PENDING or matches(value, now):
             return False
+        if k in self.info.own:
+            # Its own name reaching another round's function is a bug only if that one behaves
+            # differently (other defaults, other cell values); an equivalent one is no change.
+            made = value.ref() if value.__class__ is Weak else UNBOUND
+            return made is not None and not equivalent(made, now)
         if k in self.info.later:
             newest = self.info.newest.get(binding_key(self.refs[k]))
             if newest is not None and newest() is self:
@@ -532,6 +538,38 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def equivalent(a: Any, b: Any, depth: int = 0) -> bool:
+    """Whether two functions behave alike: one code, defaults and keyword defaults that are the
+    same values, and cells that are one cell or hold the same values (the :mod:`._values`
+    rules); wrappers (``__wrapped__``) compared by what they wrap.  Unknowable (UNBOUND, a
+    callable of another kind, too deep): alike, so that nothing is invented."""
+    if a is b or a is UNBOUND or depth > 10:
+        return True
+    wrapped_a, wrapped_b = getattr(a, "__wrapped__", None), getattr(b, "__wrapped__", None)
+    if wrapped_a is not None and wrapped_b is not None and type(a) is type(b):
+        return equivalent(wrapped_a, wrapped_b, depth + 1)
+    code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    if code_a is None or code_b is None:
+        return True
+    if code_a is not code_b:
+        return False
+    if not _same_values(a.__defaults__ or (), b.__defaults__ or ()):
+        return False
+    kw_a, kw_b = a.__kwdefaults__ or {}, b.__kwdefaults__ or {}
+    if kw_a.keys() != kw_b.keys() or not _same_values(tuple(kw_a.values()), tuple(kw_b[k] for k in kw_a)):
+        return False
+    for name, cell_a, cell_b in zip(code_a.co_freevars, a.__closure__ or (), b.__closure__ or (), strict=True):
+        if cell_a is cell_b or name.startswith("@"):  # one cell, or the plugin's own
+            continue
+        if not _same_values((read(cell_a),), (read(cell_b),)):
+            return False
+    return True
+
+
+def _same_values(xs: tuple[Any, ...], ys: tuple[Any, ...]) -> bool:
+    return len(xs) == len(ys) and all(x is y or same(remember(x), remember(y)) for x, y in zip(xs, ys, strict=True))
 
 
 def held_records() -> Any:

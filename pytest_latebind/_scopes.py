@@ -45,6 +45,9 @@ class Site:
     # From 3.14, for a def: (loop variable, line) of each one its annotations read, first line
     # first.  Its __annotate__ is a closure too: reading the annotations late reads them late.
     annotated: tuple[tuple[str, int], ...] = ()
+    # The name the statement making the closure binds it to, when the closure reads it (a def
+    # that recurses, `f = lambda n: f(n - 1)`): deferred, and judged by behaviour, not identity.
+    own: tuple[str, ...] = ()
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -60,6 +63,8 @@ class Site:
             return f"lambda {params}: ..."
         if self.kind == "genexp":
             return f"a function that takes {variable} and returns the generator"
+        if variable in self.own:
+            return f"a function that takes what it needs and returns the {self.kind} (so its {variable} is its own)"
         if any(name == variable for name, _ in self.annotated):
             # A default binds the body's reads, not the annotations': they read the scope around.
             return f"a function that takes {variable} and returns the {self.kind} (its annotations read {variable})"
@@ -67,7 +72,7 @@ class Site:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
-                self.checked, self.later, self.annotated)
+                self.checked, self.later, self.annotated, self.own)
 
 
 @dataclass(eq=False)
@@ -142,6 +147,7 @@ class _Analyzer:
         self.scope_of: dict[int, _Scope] = {}
         self.loops_around: dict[int, list[_Loop]] = {}
         self.binders: dict[int, set[str]] = {}  # names bound by the statement that creates a site
+        self.binder_at: dict[int, tuple[int, int]] = {}  # ... and where that statement starts
         self.functions: list[tuple[FunctionNode, _Scope]] = []
         self.position: tuple[int, int] | None = None  # of the statement being walked
         # Every binding anywhere, with its position: (scope it is made in, name, position).
@@ -207,6 +213,7 @@ class _Analyzer:
         self.function(node, scope, loops)
         self.bind(node.name, scope, loops)
         self.binders[id(node)] = {node.name}
+        self.binder_at[id(node)] = (node.lineno, node.col_offset)
 
     def class_stmt(self, node: ast.ClassDef, scope: _Scope, loops: list[_Loop]) -> None:
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
@@ -281,6 +288,7 @@ class _Analyzer:
             self.function(node, scope, loops)
             if binders:
                 self.binders[id(node)] = binders
+                self.binder_at[id(node)] = self.position or (node.lineno, node.col_offset)
             return
         if isinstance(node, (ast.GeneratorExp, *_COMPREHENSIONS)):
             self.comprehension(node, scope, loops, binders)
@@ -355,6 +363,7 @@ class _Analyzer:
             self.functions.append((node, scope))
             if binders:
                 self.binders[id(node)] = binders
+                self.binder_at[id(node)] = self.position or (node.lineno, node.col_offset)
             loops = []
         loop = _Loop(inner)
         inner_loops = [*loops, loop]
@@ -482,9 +491,19 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
             reads.setdefault(name, owner)
         first_read = _first_reads(node)
         variables = tuple(sorted(
-            (name for name, owner in reads.items() if (id(owner), name) in rebound and name not in own_name),
+            (name for name, owner in reads.items() if (id(owner), name) in rebound),
             key=lambda name: first_read.get(name, (0, 0)),
         ))
+        if not variables:
+            continue
+        made_at = (node.lineno, node.col_offset)
+        # Its own name is bound by the statement that makes it, so its round's value is the one
+        # the round ends with: deferred, when nothing in the loop binds it before.
+        bound_at = analyzer.binder_at.get(id(node), made_at)
+        recursive = tuple(
+            name for name in variables if name in own_name
+            and all(pos is not None and pos >= bound_at for pos in rebound[(id(reads[name]), name)]))
+        variables = tuple(name for name in variables if name not in own_name or name in recursive)
         if not variables:
             continue
         annotated = tuple(sorted(((name, line) for name, (owner, line) in annotation_reads.items()
@@ -492,12 +511,12 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
         kind = {ast.Lambda: "lambda", ast.FunctionDef: "def", ast.AsyncFunctionDef: "async def",
                 ast.GeneratorExp: "genexp"}[type(node)]
         name = getattr(node, "name", None) or ("<lambda>" if kind == "lambda" else "<genexpr>")
-        made_at = (node.lineno, node.col_offset)
         deferred = tuple(
             name for name in variables
-            if all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)])
-            and not any(bound == name and pos < made_at and _resolve(bound, where) is reads[name]
-                        for where, bound, pos in analyzer.bindings))
+            if name in recursive
+            or (all(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)])
+                and not any(bound == name and pos < made_at and _resolve(bound, where) is reads[name]
+                            for where, bound, pos in analyzer.bindings)))
         later = tuple(name for name in variables if name not in deferred
                       and any(pos is not None and pos > made_at for pos in rebound[(id(reads[name]), name)]))
         own = analyzer.scope_of[id(node)]
@@ -509,7 +528,7 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
                   if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]
                   and not _in_annotations(scope, own)}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node), deferred, checked, later, annotated)
+                    variables, _params(node), deferred, checked, later, annotated, recursive)
         found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

@@ -164,12 +164,6 @@ def test_sites_and_their_loop_variables(source: str, expected: list[tuple[str, .
         pytest.param("""
             def g(xs):
                 for x in xs:
-                    def walk(n):
-                        return walk(n - 1) if n else 0
-            """, id="recursive-def-reads-only-its-own-name"),
-        pytest.param("""
-            def g(xs):
-                for x in xs:
                     pass
                 return lambda: x
             """, id="made-after-the-loop"),
@@ -188,6 +182,23 @@ def test_sites_and_their_loop_variables(source: str, expected: list[tuple[str, .
 )
 def test_not_sites(source: str) -> None:
     assert sites(source) == []
+
+
+def test_a_def_that_calls_itself_by_name_reads_its_own_name_deferred() -> None:
+    # The def statement binds walk after making the function: the round's walk is the one
+    # the round ends with, and a later round's is judged by behaviour (Site.own).
+    source = textwrap.dedent("""
+        def g(xs):
+            for x in xs:
+                def walk(n):
+                    return walk(n - 1) if n else 0
+                handler = lambda: handler
+        """)
+    found = [site for site, _ in find_sites(ast.parse(source), source.splitlines())]
+    walk, handler = found
+    assert (walk.name, walk.variables, walk.deferred, walk.own) == ("walk", ("walk",), ("walk",), ("walk",))
+    assert (handler.variables, handler.deferred, handler.own) == (("handler",), ("handler",), ("handler",))
+    assert walk.fix_hint("walk") == "a function that takes what it needs and returns the def (so its walk is its own)"
 
 
 def test_only_the_outermost_closure_made_in_the_loop_is_a_site() -> None:
