@@ -397,6 +397,18 @@ def _free_reads(node: FunctionNode, analyzer: _Analyzer) -> dict[str, _Scope]:
     return reads
 
 
+def _binds_outside(node: ast.GeneratorExp) -> bool:
+    """Whether a walrus in the generator expression (or a comprehension in it) binds in the
+    enclosing function (PEP 572); one inside a lambda in it binds in the lambda."""
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.NamedExpr):
+            return True
+        stack.extend(child for child in ast.iter_child_nodes(current) if not isinstance(child, ast.Lambda))
+    return False
+
+
 def _in_annotations(scope: _Scope, own: _Scope) -> bool:
     current: _Scope | None = scope
     while current is not None and current is not own:
@@ -484,6 +496,8 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
             continue  # an async genexp cannot be wrapped in a plain function
         if isinstance(node, ast.GeneratorExp) and any(isinstance(n, ast.Await) for n in ast.walk(node)):
             continue
+        if isinstance(node, ast.GeneratorExp) and _binds_outside(node):
+            continue  # its walrus binds in the enclosing function: a factory around it would take that
         reads = _free_reads(node, analyzer)
         lazy = analyzer.annotations_of.get(id(node))
         annotation_reads = _annotation_reads(lazy, analyzer) if lazy is not None else {}

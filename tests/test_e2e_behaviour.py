@@ -99,6 +99,14 @@ def genexp():
     return made[0]
 
 
+def walrus_genexp(rows):
+    made = []
+    for row in rows:
+        made.append((last := x * row for x in range(3)))  # binds last in this function
+    values = [list(gen) for gen in made]
+    return values, last
+
+
 def genexp_bad_iterable():
     for k in [3]:
         return (x * k for x in None)  # the first iterable is evaluated at once
@@ -360,6 +368,10 @@ def test_generator_expression(latebind_on):
         subject.genexp_bad_iterable()
 
 
+def test_walrus_in_a_generator_expression():
+    assert subject.walrus_genexp([1, 2]) == ([[0, 1, 2], [0, 2, 4]], 4)
+
+
 def test_coroutine_function(instrumented):
     func = subject.coroutine_function()
     instrumented(func)
@@ -460,7 +472,7 @@ CASES = [
     "test_coroutine_function", "test_async_generator_function", "test_nonlocal",
     "test_super_in_class_made_in_loop", "test_class_body", "test_recursion", "test_closure_in_closure",
     "test_pickle_by_reference", "test_locals_shows_the_same_names", "test_lambda_in_a_class_body_in_a_loop",
-    "test_lambda_generator",
+    "test_lambda_generator", "test_walrus_in_a_generator_expression",
 ]
 
 
