@@ -8,16 +8,26 @@ says which loop variable they share.
 
 The run is an ordinary inner ``@given`` test: the user's settings profile is its parent,
 its example database key is the pytest node id, and its statistics go where Hypothesis's
-pytest plugin prints them.
+pytest plugin prints them.  Called from inside a Hypothesis test (``@given``, ``find``), it
+runs no test of its own: it draws one loop from the running test's data and checks it, so the
+outer test generates, shrinks and replays it with its own arguments.
+
+Results are compared by what they produce: a coroutine or other awaitable is awaited (and an
+async generator read to its end) in a fresh asyncio event loop per example, and an ``async
+def`` factory runs in that loop too.  Every coroutine that is not awaited is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import inspect
+import os
+import sys
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from hypothesis import Phase, given
 from hypothesis import settings as Settings
@@ -32,6 +42,9 @@ from ._judge import judge
 from ._recorder import RECORDER, Window
 from ._values import short_repr
 from .strategies import DEFAULT_MAX_SIZE, loop_ranges, loop_values
+
+_T = TypeVar("_T")
+_ASYNCIO = os.path.dirname(asyncio.__file__)
 
 # How much of a failing example's loop values a message shows.
 _MAX_SHOWN = 200
@@ -61,6 +74,14 @@ class _Rejected(_Agreed):
     """``expected`` said no to a callback's result (internal, like :class:`_Agreed`)."""
 
 
+class _Misuse(Exception):
+    """The example cannot be run as asked (internal: ``error`` is raised once it is shrunk)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def assert_distinct(
     factory: Callable[[Any], Any],
     *,
@@ -68,7 +89,7 @@ def assert_distinct(
     kwargs: Mapping[str, Any] | None = None,
     values: st.SearchStrategy[Any] | None = None,
     key: Callable[[Any], Any] | None = None,
-    min_size: int = 2,
+    min_size: int | None = None,
     max_size: int | None = None,
     expected: Callable[[int, Any, Any], Any] | None = None,
     settings: Settings | None = None,
@@ -77,25 +98,36 @@ def assert_distinct(
     """The implementation of :meth:`pytest_latebind._fixture.Latebind.assert_distinct`."""
     __tracebackhide__ = True
     context = context or Context()
-    _refuse_nesting()
+    if min_size is None:  # one callback is a test only when expected= says what it must return
+        min_size = 1 if expected is not None else 2
     call_args, call_kwargs = _check_arguments(factory, args, kwargs, values, key, min_size,
                                               max_size, expected, settings)
     name = _name(factory)
     example = _Example(factory, name, call_args, call_kwargs, key, expected)
-    test = _inner_test(example, _strategy(values, min_size, max_size), settings,
-                       _database_key(context.node_id, factory))
-    _confirm(test, example, context)
-
-
-def _refuse_nesting() -> None:
-    __tracebackhide__ = True
+    strategy = _strategy(values, min_size, max_size)
     if currently_in_test_context():
-        raise InvalidArgument(
-            "latebind.assert_distinct() was called inside a Hypothesis test (@given or a state "
-            "machine). It runs Hypothesis itself, and Hypothesis tests do not nest: call it "
-            "from a plain test function, or, inside your own @given test, draw the loop's "
-            "values from pytest_latebind.strategies (e.g. loop_ranges()) and compare the "
-            "callbacks' results yourself.")
+        # Inside @given (or find, or a state machine): Hypothesis tests do not nest (a nested
+        # @given is a failed health check, and quadratic), so draw one loop from the running
+        # test instead; it shrinks the loop together with its own arguments.
+        loop = _hypothesis_compat.draw(strategy)
+        if loop is _hypothesis_compat.NO_DRAW:
+            _refuse_nesting()
+        _confirm(lambda: example.run(loop), example, context,
+                 final=_hypothesis_compat.is_final_example())
+        return
+    test = _inner_test(example, strategy, settings, _database_key(context.node_id, factory))
+    _confirm(lambda: _run(test, context, name), example, context)
+
+
+def _refuse_nesting() -> NoReturn:
+    __tracebackhide__ = True
+    raise InvalidArgument(
+        "latebind.assert_distinct() was called inside a Hypothesis test (@given or a state "
+        "machine), and this Hypothesis gives no way to draw its loop from that test. It runs "
+        "Hypothesis itself, and Hypothesis tests do not nest: call it from a plain test "
+        "function, or, inside your own @given test, draw the loop's values from "
+        "pytest_latebind.strategies (e.g. loop_ranges()) and compare the callbacks' results "
+        "yourself.")
 
 
 def _strategy(values: st.SearchStrategy[Any] | None, min_size: int, max_size: int | None) -> st.SearchStrategy[Any]:
@@ -127,8 +159,10 @@ def _inner_test(example: _Example, strategy: st.SearchStrategy[Any], settings: S
     return Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
 
 
-def _confirm(test: Callable[[], None], example: _Example, context: Context) -> None:
-    """Run the inner test; raise what its failure, or a stale read it saw, says."""
+def _confirm(run: Callable[[], None], example: _Example, context: Context, final: bool = True) -> None:
+    """Run the inner test (or one example); raise what its failure, or a stale read it saw,
+    says.  ``final`` is false for an example that an outer Hypothesis test may yet shrink:
+    its findings are not added to the run's reports (the final replay adds them)."""
     __tracebackhide__ = True
     # The examples run in a window of their own: the recorder (under --latebind) sees every
     # closure the factory makes in hundreds of loops, and the test's own window would report
@@ -136,12 +170,17 @@ def _confirm(test: Callable[[], None], example: _Example, context: Context) -> N
     # the smallest example instead; a stale call in a passing run is raised below.
     outer = RECORDER.window
     inner = Window(outer.label) if outer is not None else None
+    if not final:
+        context = dataclasses.replace(context, report=None)
     try:
         with RECORDER.recording(inner):
-            _run(test, context, example.name)
+            run()
     except _Agreed as failure:
         callbacks, failure.callbacks = failure.callbacks, []  # do not keep them alive
-        _fail(failure, callbacks, context)
+        _fail(failure, callbacks, example, context)
+    except _Misuse as misuse:
+        error, misuse.error = misuse.error, None  # type: ignore[assignment]
+        raise error from None
     except Exception as exc:
         # The user's bug (or bad input): raised from the user's frames, without ours and
         # without the wrapper Hypothesis compiles in confirm's name.
@@ -163,8 +202,11 @@ def _run(test: Callable[[], None], context: Context, name: str) -> None:
         test()
 
 
-def _fail(failure: _Agreed, callbacks: list[Any], context: Context) -> NoReturn:
+def _fail(failure: _Agreed, callbacks: list[Any], example: _Example, context: Context) -> NoReturn:
     __tracebackhide__ = True
+    overridden = _overridden_defaults(callbacks, example.args, example.kwargs)
+    if overridden:
+        raise TypeError(_overridden_message(overridden, example)) from None
     findings = _cells.check(callbacks)
     if findings and context.report is not None:
         context.report(findings)
@@ -236,18 +278,74 @@ class _Example:
         self.stage = "factory"
         made = self.factory(loop)
         self.stage = ""
-        callbacks = self._callbacks(made, call, len(elements))
-        self.stage = "callback"
-        results = []
-        for k, callback in enumerate(callbacks):
-            self.index, self.subject = k, callback
-            results.append(callback(*self.args, **self.kwargs))
-        self.stage, self.subject = "", None
+        if inspect.isawaitable(made) or inspect.isasyncgen(made):
+            # An async def factory (or one returning an awaitable): it, the callbacks and
+            # their results all run in one fresh event loop.
+            _refuse_inside_a_loop([made], f"the factory {self.name} is asynchronous: {call} "
+                                           f"returned {_kind(made)}")
+            callbacks, results = _run_in_a_fresh_loop(self._made_async(made, call, len(elements)))
+        else:
+            callbacks = self._callbacks(made, call, len(elements))
+            results = self._call(callbacks)
+            waiting = next((k for k, r in enumerate(results) if _is_async(r)), None)
+            if waiting is not None:
+                _refuse_inside_a_loop(results, f"callback {waiting} of {call} returned "
+                                               f"{_kind(results[waiting])}")
+                results = _run_in_a_fresh_loop(self._settle(results))
         if self.expected is not None:
             self._judge_each(callbacks, elements, results, call)
         else:
             self._compare(callbacks, results, call)
         self.stage = ""
+
+    def _call(self, callbacks: list[Any]) -> list[Any]:
+        """Each callback's result, in order; the coroutines among them are closed if one raises."""
+        __tracebackhide__ = True
+        self.stage = "callback"
+        results: list[Any] = []
+        done = False
+        try:
+            for k, callback in enumerate(callbacks):
+                self.index, self.subject = k, callback
+                results.append(callback(*self.args, **self.kwargs))
+            done = True
+        finally:
+            if not done:
+                _close(results)
+        self.stage, self.subject = "", None
+        return results
+
+    async def _made_async(self, made: Any, call: str, count: int) -> tuple[list[Any], list[Any]]:
+        __tracebackhide__ = True
+        if inspect.isasyncgen(made):
+            self.stage = "reading"
+            made = [item async for item in made]
+        else:
+            self.stage = "factory"
+            made = await made
+        self.stage = ""
+        callbacks = self._callbacks(made, call, count)
+        return callbacks, await self._settle(self._call(callbacks))
+
+    async def _settle(self, results: list[Any]) -> list[Any]:
+        """What the results produce: awaitables awaited, async generators read, one by one in
+        callback order; whatever is left when one raises is closed."""
+        __tracebackhide__ = True
+        self.stage = "awaiting"
+        settled: list[Any] = []
+        try:
+            for k, result in enumerate(results):
+                self.index = k
+                if inspect.isasyncgen(result):
+                    settled.append([item async for item in result])
+                elif inspect.isawaitable(result):
+                    settled.append(await result)
+                else:
+                    settled.append(result)
+        finally:
+            _close(results[len(settled):])
+        self.stage = ""
+        return settled
 
     def explain(self, exc: BaseException) -> BaseException:
         """What to raise for an exception from the final failing example: the user's own,
@@ -267,6 +365,9 @@ class _Example:
                        "these loop values",
             "reading": f"raised while reading the callbacks that {call} returned",
             "callback": f"raised by callback {k} of {call}, called with {self.shown_args}",
+            "awaiting": f"raised while awaiting what callback {k} of {call} returned, called "
+                        f"with {self.shown_args} (latebind.assert_distinct() awaits each "
+                        "callback's coroutine in a fresh asyncio event loop)",
             "key": f"raised by key({short_repr(subject)}), on the result of callback {k} of {call}",
             "expected": f"raised by expected({k}, ...), for callback {k} of {call}",
         }.get(stage)
@@ -290,6 +391,13 @@ class _Example:
         callbacks = list(made)
         self.stage = ""
         for position, item in enumerate(callbacks):
+            if not callable(item) and _is_async(item):
+                _close(callbacks)  # never awaited, and never to be: no RuntimeWarning
+                raise TypeError(f"latebind.assert_distinct(): item {position} of what {call} "
+                                f"returned is {_kind(item)}, not a callback: the factory "
+                                "called the async function instead of returning it; return "
+                                "the async functions themselves (`poll`, not `poll()`), and "
+                                "assert_distinct calls and awaits each one")
             if not callable(item):
                 raise TypeError(f"latebind.assert_distinct(): item {position} of what {call} "
                                 f"returned is {describe(item)}, not callable; the factory must "
@@ -315,7 +423,7 @@ class _Example:
                 self.index, self.subject = k, result
                 keys.append(self.key(result))
             self.stage, self.subject = "", None
-        pair = _first_equal(keys, call)
+        pair = _first_equal(keys, call, keyed=self.key is not None)
         if pair is None:
             return
         i, j = pair
@@ -340,36 +448,130 @@ class _Example:
                 verdict, reason = False, "failed" + (f": {why[0]}" if why else "")
             else:
                 reason = f"is {short_repr(verdict)}"
-            if verdict is not None and not verdict:
+            if verdict is not None and not _truth(verdict, lambda: (
+                    f"latebind.assert_distinct(): expected({k}, {short_repr(value)}, "
+                    f"{short_repr(result)}), for callback {k} of {call}, returned "
+                    f"{describe(verdict)}")):
                 shown = f"expected({k}, {short_repr(value)}, {short_repr(result)})"
                 given = f" for {self.shown_args}" if self.args or self.kwargs else ""
                 raise _Rejected(f"callback {k} of {call} returned {short_repr(result)}{given}, "
                                 f"but {shown} {reason}", callbacks)
 
 
-def _first_equal(keys: list[Any], call: str) -> tuple[int, int] | None:
-    """The first pair (i, j), i < j, of equal keys; hashing when it can, else pairwise."""
+def _first_equal(keys: list[Any], call: str, *, keyed: bool = False) -> tuple[int, int] | None:
+    """The first pair (i, j), i < j, of equal keys, in the order of a pairwise search.
+
+    Hashable keys are grouped by hash first (a thousand values cost a thousand hashes, not a
+    million comparisons), but every verdict is :func:`_equal`'s: a dict would take any truthy
+    object that ``==`` returns (an array-like's element-wise answer) for "equal".
+    """
     try:
-        first: dict[Any, int] = {}
-        for j, k in enumerate(keys):
-            i = first.setdefault(k, j)
-            if i != j:
-                return i, j
+        hashes = [hash(k) for k in keys]
+    except Exception:  # unhashable results (lists, dicts, arrays): compare each pair
+        for j in range(1, len(keys)):
+            for i in range(j):
+                if _equal(keys, i, j, call, keyed):
+                    return i, j
         return None
-    except Exception:  # unhashable results (or an __eq__ that raises): compare each pair
-        pass
-    for j in range(1, len(keys)):
-        for i in range(j):
-            try:
-                equal = bool(keys[i] == keys[j])
-            except Exception as exc:
-                raise TypeError(
-                    f"latebind.assert_distinct(): cannot tell whether the results of callbacks {i} "
-                    f"and {j} of {call} are equal ({type(exc).__name__}: {exc}); pass key= a "
-                    "function that makes a result comparable, e.g. key=repr or key=tuple") from None
-            if equal:
+    seen: dict[int, list[int]] = {}
+    for j, h in enumerate(hashes):
+        earlier = seen.setdefault(h, [])
+        for i in earlier:
+            if _equal(keys, i, j, call, keyed):
                 return i, j
+        earlier.append(j)
     return None
+
+
+def _equal(keys: list[Any], i: int, j: int, call: str, keyed: bool) -> bool:
+    """Whether keys i and j are equal, when ``==`` says so with one truth value; else a
+    TypeError that asks for a key."""
+    __tracebackhide__ = True
+    a, b = keys[i], keys[j]
+    if a is b:  # as containers compare: an object is its own equal
+        return True
+    what = (f"the keys of the results of callbacks {i} and {j} of {call}" if keyed
+            else f"the results of callbacks {i} and {j} of {call}")
+    try:
+        verdict = a == b
+        if isinstance(verdict, (bool, int)) or getattr(verdict, "shape", None) == ():
+            return bool(verdict)  # a bool, or a scalar truth value such as numpy.bool_
+    except Exception as exc:
+        raise TypeError(
+            f"latebind.assert_distinct(): cannot tell whether {what} are equal "
+            f"({type(exc).__name__}: {exc}); pass key= a function that makes a result "
+            "comparable, e.g. key=repr or key=tuple") from None
+    raise TypeError(
+        f"latebind.assert_distinct(): cannot tell whether {what} are equal: `==` between them "
+        f"returned {describe(verdict)}, not True or False, as NumPy arrays and other array-like "
+        "objects do (they compare element by element). Pass key= a function that maps each "
+        "result to a value that == compares with one answer, e.g. key=lambda a: a.tolist() "
+        "for an array, key=tuple or key=repr")
+
+
+def _truth(verdict: Any, said: Callable[[], str]) -> bool:
+    """``bool(verdict)`` for a verdict of ``expected``; a clear TypeError when it has none."""
+    __tracebackhide__ = True
+    if isinstance(verdict, (bool, int)):
+        return bool(verdict)
+    shape = getattr(verdict, "shape", None)
+    if shape is None or shape == ():
+        try:
+            return bool(verdict)
+        except Exception as exc:
+            problem = f"whose truth value cannot be read ({type(exc).__name__}: {exc})"
+    else:
+        problem = "an element-wise answer (an array-like), not one truth value"
+    raise TypeError(f"{said()}, {problem}; expected= must return true or false (or fail an "
+                    "assert), e.g. `(result == want).all()` for an array")
+
+
+def _overridden_defaults(callbacks: list[Any], args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> dict[str, list[Any]]:
+    """The parameters that ``args``/``kwargs`` give every callback although each was made
+    with a default for them, with those defaults, when they differ between the callbacks (or
+    there is one callback): the arguments then erase what the loop gave each callback."""
+    if not args and not kwargs:
+        return {}
+    found: dict[str, list[Any]] | None = None
+    for callback in callbacks:
+        try:
+            signature = inspect.signature(callback)
+            bound = signature.bind(*args, **kwargs)
+        except (TypeError, ValueError):
+            return {}
+        mine = {name: signature.parameters[name].default for name in bound.arguments
+                if signature.parameters[name].default is not inspect.Parameter.empty}
+        found = ({name: [default] for name, default in mine.items()} if found is None
+                 else {name: [*defaults, mine[name]] for name, defaults in found.items() if name in mine})
+    if not found or len(callbacks) == 1:
+        return found or {}
+    return {name: defaults for name, defaults in found.items()
+            if not all(_same(defaults[0], other) for other in defaults[1:])}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        verdict = a == b
+    except Exception:
+        return False
+    return verdict is True
+
+
+def _overridden_message(overridden: dict[str, list[Any]], example: _Example) -> str:
+    names = ", ".join(overridden)
+    passed = " and ".join(part for part in (f"args={short_repr(example.args)}" if example.args else "",
+                                            f"kwargs={short_repr(example.kwargs)}" if example.kwargs else "")
+                          if part)
+    defaults = "; ".join(f"{name}={', '.join(short_repr(d) for d in ds)}" for name, ds in overridden.items())
+    return (f"latebind.assert_distinct(): {passed} give every callback of {example.call} its "
+            f"{names}, replacing the default value each callback was made with ({defaults}); "
+            f"the callbacks then all compute with the same {names}, so their results say nothing "
+            "about the loop. Pass args= and kwargs= only for the parameters the callbacks take "
+            f"without a default; to try other values of {names}, change the loop's values "
+            "(values=)")
 
 
 def _check_arguments(factory: Any, args: Any, kwargs: Any, values: Any, key: Any, min_size: Any,
@@ -461,7 +663,8 @@ def _without_our_frames(tb: types.TracebackType | None) -> types.TracebackType |
     the wrapper Hypothesis compiles in confirm's name, which claims confirm's file)."""
     entries = []
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename != __file__:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename != __file__ and not filename.startswith(_ASYNCIO):  # asyncio.run's frames too
             entries.append(tb)
         tb = tb.tb_next
     rebuilt = None
@@ -476,3 +679,66 @@ def _note(exc: BaseException, note: str) -> None:
         exc.add_note(note)
     else:  # pragma: no cover - Python 3.10; pytest shows __notes__ there too
         exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
+def _is_async(obj: Any) -> bool:
+    """A result whose value is what it produces: an awaitable, or an async generator."""
+    return inspect.isawaitable(obj) or inspect.isasyncgen(obj)
+
+
+def _kind(obj: Any) -> str:
+    if inspect.iscoroutine(obj):
+        return f"a coroutine ({getattr(obj, '__qualname__', '?')})"
+    if inspect.isasyncgen(obj):
+        return f"an async generator ({getattr(obj, '__qualname__', '?')})"
+    return f"an awaitable, {describe(obj)}"
+
+
+def _close(objects: Iterable[Any]) -> None:
+    """Close the coroutines that will never be awaited, so that Python does not warn
+    "coroutine ... was never awaited" when they are collected."""
+    for obj in objects:
+        if isinstance(obj, Coroutine):
+            try:
+                obj.close()
+            except Exception:  # it ignored GeneratorExit: the user's error is the one to show
+                pass
+
+
+def _running_async_library() -> str | None:
+    """The event loop running in this thread, if any: "asyncio", or what sniffio says (trio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return "asyncio"
+    sniffio = sys.modules.get("sniffio")  # anyio and trio set it; never imported here
+    if sniffio is not None:
+        try:
+            return str(sniffio.current_async_library())
+        except Exception:
+            return None
+    return None
+
+
+def _refuse_inside_a_loop(pending: list[Any], what: str) -> None:
+    """Refuse to await inside a running event loop: close what would have been awaited."""
+    library = _running_async_library()
+    if library is None:
+        return
+    _close(pending)
+    raise _Misuse(RuntimeError(
+        f"latebind.assert_distinct(): {what}, which must be awaited to compare what it "
+        f"produces, but assert_distinct was called inside a running {library} event loop (an "
+        "`async def` test, run by pytest-asyncio, anyio or trio?). It awaits each example's "
+        "coroutines with asyncio.run(), in a fresh event loop, and no event loop can start "
+        "while another runs in the same thread. Call it from a plain `def` test, and make "
+        "what the coroutines need (clients, sessions, locks) in the factory, which then runs "
+        "in the example's own loop when it is an `async def`"))
+
+
+def _run_in_a_fresh_loop(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    # One loop per example, as pytest-asyncio gives each test one: nothing an example leaves
+    # behind (tasks, callbacks, loop-bound objects) reaches the next.
+    return asyncio.run(coroutine)

@@ -54,7 +54,7 @@ class Latebind:
         kwargs: Mapping[str, Any] | None = None,
         values: SearchStrategy[Any] | None = None,
         key: Callable[[Any], Any] | None = None,
-        min_size: int = 2,
+        min_size: int | None = None,
         max_size: int | None = None,
         expected: Callable[[int, Any, Any], Any] | None = None,
         settings: Settings | None = None,
@@ -64,9 +64,14 @@ class Latebind:
 
         For each example, Hypothesis draws the loop's values, ``factory(values)`` makes the
         callbacks, and each callback is called with ``args`` and ``kwargs``.  Their results
-        must differ pairwise.  When two agree, the error names the smallest loop found, which
-        callbacks agreed and on what, and ``check()``'s diagnosis of the loop variable they
-        share (added to the run's reports, like ``check()``'s findings)::
+        must differ pairwise.  A result that is a coroutine or another awaitable (an ``async
+        def`` callback) is awaited, and an async generator is read into a list, in a fresh
+        asyncio event loop per example; what they produce is compared.  An ``async def``
+        factory runs in that loop too.  Coroutines that are not awaited are closed.
+
+        When two agree, the error names the smallest loop found, which callbacks agreed and
+        on what, and ``check()``'s diagnosis of the loop variable they share (added to the
+        run's reports, like ``check()``'s findings)::
 
             LateBindingError: callbacks 0 and 1 of build_callbacks(range(0, 2)) both returned 10 for (10,)
               they share the loop variable 'i' created at router.py:4 (now i=1)
@@ -74,17 +79,21 @@ class Latebind:
         :param factory: takes the loop's values (one argument) and returns the callbacks it
             made: a list, tuple, a dict (its values are used), or any iterable, with at least
             one callback per value.
-        :param args: positional arguments for every callback, e.g. ``args=(10,)``.
-        :param kwargs: keyword arguments for every callback.
+        :param args: positional arguments for every callback, e.g. ``args=(10,)``.  They
+            must not replace the defaults that tell the callbacks apart (``lambda x, i=i:``
+            called with ``i``): that is a ``TypeError`` when the callbacks then agree.
+        :param kwargs: keyword arguments for every callback, under the same rule.
         :param values: a Hypothesis strategy for the loop's *elements*, e.g. ``st.text()``;
             each example is then a list of ``min_size`` to ``max_size`` different elements.
             Default: ``range`` objects (varied start, stop and step, negative steps too),
             from :func:`pytest_latebind.strategies.loop_ranges`.
         :param key: compare ``key(result)`` instead of the results themselves, e.g.
             ``key=lambda r: r.status``.  Results are compared by equality, so unhashable
-            results (lists, dicts) work without it.
-        :param min_size: the fewest loop values in an example (at least 2; 1 with
-            ``expected``).  Failures shrink towards this size.
+            results (lists, dicts) work without it; results whose ``==`` gives no single
+            truth value (NumPy arrays) need one, e.g. ``key=lambda a: a.tolist()``.
+        :param min_size: the fewest loop values in an example: at least 2, or 1 with
+            ``expected``; ``None`` (the default) means 2, or 1 with ``expected``.  Failures
+            shrink towards this size.
         :param max_size: the most loop values in an example; ``None`` means
             :data:`pytest_latebind.strategies.DEFAULT_MAX_SIZE` (8).
         :param expected: ``expected(index, value, result)`` states what each callback should
@@ -99,8 +108,11 @@ class Latebind:
 
         Failures are remembered in Hypothesis's example database under this test's node id
         and replayed first on the next run.  ``--hypothesis-show-statistics`` shows the
-        run's statistics.  A call from inside a ``@given`` test is an ``InvalidArgument``
-        error: use :mod:`pytest_latebind.strategies` there.  Bad input is a ``TypeError``
+        run's statistics.  Called from inside a ``@given`` test (or ``find``), it runs no
+        Hypothesis test of its own: it draws one loop from that test's data and checks it,
+        so the outer test's settings, shrinking and database apply (``settings`` is then
+        not used).  Called inside a running event loop (an ``async def`` test), awaiting a
+        callback's coroutine is a ``RuntimeError``: call it from a plain ``def`` test.  Bad input is a ``TypeError``
         or ``ValueError`` that names the problem; an exception raised by ``factory``, a
         callback, ``key`` or ``expected`` is raised as it is, with a note naming the call.
         """

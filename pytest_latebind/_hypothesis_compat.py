@@ -5,6 +5,9 @@
   ``function_digest`` adds to a test's database key.
 * Its statistics go where ``--hypothesis-show-statistics`` prints them, collected through
   ``hypothesis.statistics.collector``.
+* Called inside a Hypothesis test, it draws its loop from that test's data, as
+  ``st.data()``'s ``draw`` does (``current_build_context().data.draw``), and adds findings
+  to the run's reports only on the final replay (``BuildContext.is_final``).
 
 Each door degrades when its internal is gone or changed, with one clear warning, and
 tests/test_compat.py fails loudly when one changes.  pyproject.toml bounds Hypothesis to the
@@ -79,3 +82,31 @@ def statistics(label: str, sink: Callable[[str], None]) -> Iterator[None]:
 
     with collector.with_value(note):  # type: ignore[arg-type]  # typed as DynamicVariable[None]
         yield
+
+
+# What draw() returns when this Hypothesis has no way to draw from the running test.
+NO_DRAW: Any = object()
+
+
+def draw(strategy: Any) -> Any:
+    """A value of ``strategy`` drawn from the Hypothesis test running now, so that it shrinks
+    with that test's own arguments; :data:`NO_DRAW` if this Hypothesis cannot."""
+    try:
+        from hypothesis.control import current_build_context
+
+        data = current_build_context().data
+        draw = data.draw
+    except Exception:
+        return NO_DRAW
+    return draw(strategy)
+
+
+def is_final_example() -> bool:
+    """Whether the example running now is Hypothesis's final replay of a failure (true when
+    this Hypothesis cannot tell: then findings may be reported for more than one example)."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:
+        return True

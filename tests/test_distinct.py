@@ -174,6 +174,130 @@ def test_results_that_cannot_be_compared_ask_for_a_key() -> None:
     confirm(lambda values: [lambda v=v: Incomparable() for v in values], key=lambda r: id(r))
 
 
+class Elementwise:
+    """What == between two arrays gives: one answer per element, and no truth value."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = answers
+
+    def __bool__(self) -> bool:
+        raise ValueError("The truth value of an array with more than one element is ambiguous")
+
+    def __repr__(self) -> str:
+        return f"Elementwise({self.answers})"
+
+
+class Array:
+    """As unhelpful as a NumPy array: unhashable, and == answers element by element."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, *items: int) -> None:
+        self.items = list(items)
+
+    def __eq__(self, other: object) -> Any:
+        assert isinstance(other, Array)
+        return Elementwise([a == b for a, b in zip(self.items, other.items, strict=True)])
+
+    def __repr__(self) -> str:
+        return f"Array({self.items})"
+
+
+class ListEq(Array):
+    """Hashable, and == returns a list: truthy even when no element is equal."""
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> Any:
+        assert isinstance(other, Array)
+        return [a == b for a, b in zip(self.items, other.items, strict=True)]
+
+
+class Scalar:
+    """A 0-d truth value, as numpy.bool_ is: not a bool, yet one answer."""
+
+    shape = ()
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+class ScalarEq:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return 0  # every comparison is made
+
+    def __eq__(self, other: object) -> Any:
+        return Scalar(isinstance(other, ScalarEq) and other.value == self.value)
+
+
+def array_buggy(values: Any) -> list[Any]:
+    out = []
+    for v in values:
+        out.append(lambda: Array(v, 0))  # BUGGY
+    return out
+
+
+def array_fixed(values: Any) -> list[Any]:
+    return [lambda v=v: Array(v, 0) for v in values]
+
+
+@pytest.mark.parametrize("factory", [array_buggy, array_fixed])
+def test_array_like_results_are_a_clear_error_that_asks_for_a_key(factory: Any) -> None:
+    # Buggy or not, == gives no verdict: the error says so and what to pass.
+    with pytest.raises(TypeError) as excinfo:
+        confirm(factory)
+    message = str(excinfo.value)
+    assert message.startswith("latebind.assert_distinct(): cannot tell whether the results of "
+                              f"callbacks 0 and 1 of {factory.__name__}(range(0, 2)) are equal: "
+                              "`==` between them returned Elementwise([")
+    assert "not True or False, as NumPy arrays and other array-like objects do" in message
+    assert "Pass key= a function that maps each result to a value that == compares with one " \
+           "answer, e.g. key=lambda a: a.tolist()" in message
+
+
+def test_array_like_results_with_a_key() -> None:
+    confirm(array_fixed, key=lambda a: a.items)
+    text = failure(array_buggy, key=lambda a: a.items)
+    assert text.splitlines()[0] == ("callbacks 0 and 1 of array_buggy(range(0, 2)) both returned "
+                                    "Array([1, 0]), both of key [1, 0]")
+    assert "they share the loop variable 'v'" in text
+
+
+def test_a_truthy_non_bool_from_eq_is_not_taken_for_equal() -> None:
+    # A dict would take the truthy list [False, True] for "equal" and report a false bug.
+    with pytest.raises(TypeError, match=r"`==` between them returned \[False, True\] \(list\), not "
+                                        r"True or False.*pass key=|Pass key="):
+        confirm(lambda values: [lambda v=v: ListEq(v, 0) for v in values])
+
+
+def test_a_scalar_truth_value_from_eq_is_a_verdict() -> None:
+    # numpy.bool_ is not a bool, but is one answer (shape ()): it decides, both ways.
+    confirm(lambda values: [lambda v=v: ScalarEq(v) for v in values])
+    text = failure(lambda values: [lambda v=v: ScalarEq(v // 2) for v in values])
+    assert re.match(r"callbacks 0 and 1 of .*\(range\(0, 2\)\) returned <ScalarEq object at .*> and "
+                    r"<ScalarEq object at .*>$", text.splitlines()[0])
+
+
+def test_expected_returning_an_array_like_is_a_clear_error() -> None:
+    with pytest.raises(TypeError) as excinfo:
+        confirm(array_fixed, expected=lambda k, v, r: r == Array(v, 0))
+    message = str(excinfo.value)
+    assert re.match(r"latebind\.assert_distinct\(\): expected\(0, \S+, Array\(\[\S+, 0\]\)\), for "
+                    r"callback 0 of array_fixed\(range\(.*\)\), returned Elementwise\(\[True, True\]\) "
+                    r"\(Elementwise\), whose truth value cannot be read \(ValueError: The truth value", message)
+    assert message.endswith("expected= must return true or false (or fail an assert), e.g. "
+                            "`(result == want).all()` for an array")
+    # Its fix: one truth value.
+    confirm(array_fixed, expected=lambda k, v, r: r.items == [v, 0])
+
+
 def test_key_compares_what_it_returns() -> None:
     factory = functools.partial(lambda values, suffix: [lambda v=v: f"{v}{suffix}" for v in values],
                                 suffix="ms")
@@ -213,6 +337,64 @@ def test_expected_allows_a_single_value() -> None:
     confirm(lambda values: [seen.append(len(values)) or (lambda v=v: v) for v in values],
             min_size=1, max_size=1, expected=lambda k, v, r: r == v)
     assert set(seen) == {1}
+
+
+def test_expected_with_a_single_callback_needs_no_min_size() -> None:
+    # With expected=, min_size defaults to 1: max_size=1 alone means one callback per loop.
+    seen: set[int] = set()
+    confirm(lambda values: [seen.add(len(values)) or (lambda x, v=v: x * v) for v in values],
+            args=(10,), max_size=1, expected=lambda k, v, r: r == 10 * v)
+    assert seen == {1}
+    text = failure(lambda values: [lambda x, v=v: x * (v + 1) for v in values], args=(10,),
+                   max_size=1, expected=lambda k, v, r: r == 10 * v)
+    assert re.fullmatch(r"callback 0 of .*\(range\(0, 1\)\) returned 10 for \(10,\), but "
+                        r"expected\(0, 0, 10\) is False", text.splitlines()[0])
+    # Without expected=, one callback says nothing: min_size stays at least 2.
+    with pytest.raises(InvalidArgument, match=r"max_size=1: needs None or an int of at least min_size \(2\)"):
+        confirm(fixed, args=(1,), max_size=1)
+
+
+def scaled(values: Any) -> list[Any]:
+    return [lambda x, i=i: x * i for i in values]
+
+
+@pytest.mark.parametrize(("args", "kwargs", "passed"), [
+    ((10,), {"i": 3}, "args=(10,) and kwargs={'i': 3}"),
+    ((10, 3), {}, "args=(10, 3)"),
+])
+def test_args_that_replace_the_defaults_that_tell_callbacks_apart(args: Any, kwargs: Any, passed: str) -> None:
+    with pytest.raises(TypeError) as excinfo:
+        confirm(scaled, args=args, kwargs=kwargs)
+    message = str(excinfo.value)
+    assert message.startswith(f"latebind.assert_distinct(): {passed} give every callback of "
+                              "scaled(range(0, 2)) its i, replacing the default value each callback "
+                              "was made with (i=0, 1); the callbacks then all compute with the same i")
+    assert message.endswith("Pass args= and kwargs= only for the parameters the callbacks take "
+                            "without a default; to try other values of i, change the loop's values "
+                            "(values=)")
+    confirm(scaled, args=(10,))  # the correct call of the same, correct factory
+
+
+def test_args_that_replace_a_default_with_expected() -> None:
+    with pytest.raises(TypeError, match=r"kwargs=\{'i': 3\} give every callback of scaled\(range\(0, 1\)\) "
+                                        r"its i, replacing the default value each callback was made with \(i=0\)"):
+        confirm(scaled, args=(10,), kwargs={"i": 3}, max_size=1, expected=lambda k, v, r: r == 10 * v)
+
+
+def test_replacing_a_default_that_all_callbacks_share_is_fine() -> None:
+    # scale= has one default for all: passing it is an ordinary argument, both ways.
+    confirm(lambda values: [lambda x, scale=1, v=v: x * v * scale for v in values],
+            args=(10,), kwargs={"scale": 3})
+    text = failure(buggy_scaled, args=(10,), kwargs={"scale": 3})
+    assert text.splitlines()[0] == "callbacks 0 and 1 of buggy_scaled(range(0, 2)) both returned 30 for (10, scale=3)"
+    assert "they share the loop variable 'v'" in text
+
+
+def buggy_scaled(values: Any) -> list[Any]:
+    out = []
+    for v in values:
+        out.append(lambda x, scale=1: x * v * scale)
+    return out
 
 
 def test_values_strategy_draws_distinct_elements() -> None:
@@ -305,13 +487,56 @@ def test_a_factory_that_is_not_callable() -> None:
         confirm([1])
 
 
-def test_a_call_inside_given_is_a_usage_error() -> None:
+def test_inside_given_one_loop_is_drawn_per_example() -> None:
+    loops: list[Any] = []
+
+    @settings(database=None, deadline=None, max_examples=20)
+    @given(st.integers(1, 9))
+    def outer(n: int) -> None:
+        Latebind().assert_distinct(lambda values: loops.append(values) or fixed(values), args=(n,))
+
+    outer()
+    assert len(loops) == 20  # one loop per outer example, not an inner test of 100
+
+    @settings(database=None, deadline=None)
+    @given(st.integers(1, 9))
+    def outer_buggy(n: int) -> None:
+        Latebind().assert_distinct(buggy, args=(n,))
+
+    with pytest.raises(LateBindingError) as excinfo:
+        outer_buggy()
+    # The outer test shrinks its own argument and the loop together.
+    assert str(excinfo.value).splitlines()[0] == "callbacks 0 and 1 of buggy(range(0, 2)) both returned 1 for (1,)"
+    assert "they share the loop variable 'v'" in str(excinfo.value)
+
+
+def test_inside_find_the_loop_is_drawn_from_find() -> None:
+    from hypothesis import find
+
+    found = find(st.integers(0, 5), lambda n: _raises(lambda: Latebind().assert_distinct(
+        lambda values: [lambda x: x * n for _ in values], args=(1,))), settings=QUIET)
+    assert found == 0
+
+
+def _raises(call: Any) -> bool:
+    try:
+        call()
+    except LateBindingError:
+        return True
+    return False
+
+
+def test_inside_given_without_a_way_to_draw_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_latebind import _hypothesis_compat
+
+    monkeypatch.setattr(_hypothesis_compat, "draw", lambda strategy: _hypothesis_compat.NO_DRAW)
+
     @settings(database=None, max_examples=1)
     @given(st.integers())
     def inner(n: int) -> None:
         Latebind().assert_distinct(fixed, args=(n,))
 
-    with pytest.raises(InvalidArgument, match="called inside a Hypothesis test"):
+    with pytest.raises(InvalidArgument, match=r"called inside a Hypothesis test .* gives no way to draw"):
         inner()
 
 
@@ -572,22 +797,51 @@ def test_twice(latebind):
     assert run(pytester).stdout.str().count("assert_distinct of") == 0  # only when asked
 
 
-def test_call_inside_given_is_a_clear_usage_error(pytester: pytest.Pytester) -> None:
+def test_call_inside_given_checks_one_loop_per_example(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(mults=MULTS, test_nested="""
         from hypothesis import HealthCheck, given, settings, strategies as st
-        from mults import make_multipliers_fixed
+        from mults import make_multipliers, make_multipliers_fixed
+
+        # The latebind fixture keeps nothing per example: this health check is safe to suppress.
+        @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
+        @given(st.integers(1, 100))
+        def test_nested_fixed(latebind, n):
+            latebind.assert_distinct(make_multipliers_fixed, args=(n,))
 
         @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(st.integers(1, 100))
+        def test_nested_buggy(latebind, n):
+            latebind.assert_distinct(make_multipliers, args=(n,))
+    """)
+    report = pytester.path / "report.json"
+    result = run(pytester, "--latebind", f"--latebind-report={report}")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([
+        "E*LateBindingError: callbacks 0 and 1 of make_multipliers(range(0, 2)) both returned 1 for (1,)",
+        f"E*they share the loop variable 'v' created at mults.py:{line_of(pytester, 'mults.py', 'lambda x: x * v')} "
+        "(created with v=0, 1; now v=1)",
+        "E*n=1,*",  # the outer test's own falsifying example, shrunk with the loop
+    ])
+    result.stdout.no_fnmatch_line("*FailedHealthCheck*")
+    result.stdout.no_fnmatch_line("*nested_given*")
+    # Only the final replay's finding is reported, with its loop's values.
+    [finding] = json.loads(report.read_text())["findings"]
+    assert (finding["created_with"], finding["tests"]) == (["0", "1"], ["test_nested.py::test_nested_buggy"])
+
+
+def test_given_with_the_fixture_meets_hypothesis_function_scoped_health_check(pytester: pytest.Pytester) -> None:
+    # Hypothesis's own check, before any of ours runs: what the docs tell users to do about it.
+    pytester.makepyfile(mults=MULTS, test_hc="""
+        from hypothesis import given, strategies as st
+        from mults import make_multipliers_fixed
+
         @given(st.integers())
-        def test_nested(latebind, n):
+        def test_hc(latebind, n):
             latebind.assert_distinct(make_multipliers_fixed, args=(n,))
     """)
     result = run(pytester)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["E*InvalidArgument: latebind.assert_distinct() was called inside a "
-                                 "Hypothesis test*"])
-    result.stdout.no_fnmatch_line("*FailedHealthCheck*")
-    result.stdout.no_fnmatch_line("*nested_given*")
+    result.stdout.fnmatch_lines(["E*FailedHealthCheck: *uses a function-scoped fixture 'latebind'*"])
 
 
 def test_factory_traceback_is_the_users(pytester: pytest.Pytester) -> None:
