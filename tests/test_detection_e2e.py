@@ -652,8 +652,10 @@ def test_late_binding_is_found(corpus: dict[str, CorpusRun], case: Case) -> None
         assert f"the loop variable {expected.variable!r}" in text
         created = ", ".join(finding["created_with"])  # type: ignore[arg-type]
         if "stale-read" in expected.kinds:
-            assert f"created with {expected.variable}={created}; called while " \
-                   f"{expected.variable}={finding['seen']} " in text, text
+            var = expected.variable
+            assert finding["made_with"] in finding["created_with"], finding  # type: ignore[operator]
+            assert f"created with {var}={created}; the closure made with {var}={finding['made_with']} read " \
+                   f"{var}={finding['seen']} at " in text, text
         else:
             assert f"created with {expected.variable}={created}; all of them now see " \
                    f"{expected.variable}={finding['seen']} (shared binding)" in text, text
@@ -766,7 +768,9 @@ def test_closures_made_in_many_threads(pytester: pytest.Pytester) -> None:
         "FAILED test_threads.py::test_kept_from_threads - LateBindingError*",
     ], consecutive=False)
     result.stdout.fnmatch_lines(["LateBindingError: * closures created at threads_mod.py:6 share the loop variable 'i'",
-                                 "  created with i=*; called while i=199 (stale read)"])
+                                 "  created with i=*; the closure made with i=* read i=199 at threads_mod.py:6 "
+                                 "(* stale reads)"])
+    result.stdout.fnmatch_lines(["  first stale read (in thread 'Thread-*'):"])
     result.stdout.no_fnmatch_line("*internal error*")
     line = THREADS_MODULE.lstrip("\n").splitlines().index("        fs.append(lambda: i)  # SITE") + 1
     findings = json.loads(report.read_text())["findings"]

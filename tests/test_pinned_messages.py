@@ -160,7 +160,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
 def test_single_closure_message(outputs: Outputs) -> None:
     message = "\n".join([
         f"a closure created at msgs.py:{at('single')} reads the loop variable 'i' after the loop rebound it",
-        "  created with i=0; called while i=2 (stale read)",
+        f"  created with i=0; the closure made with i=0 read i=2 at msgs.py:{at('single')} (1 stale read)",
         "  fix: bind the value when the closure is made, e.g. `lambda i=i: ...`",
         FIX_TAIL,
         "  first stale read:",
@@ -171,13 +171,14 @@ def test_single_closure_message(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_single") == f"LateBindingError: {message}"
     assert outputs.junit_failure("test_single") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("single")) == (
-        "A closure made here reads the loop variable 'i' (stale read): created with i=0; called while i=2. "
+        "A closure made here reads the loop variable 'i' (1 stale read): created with i=0; the closure made with "
+        f"i=0 read i=2 at msgs.py:{at('single')}. "
         "Fix: bind the value when the closure is made, e.g. `lambda i=i: ...`.")
     line, call, test, col = at("single"), at("single_call"), in_test("test_single"), column("single", "lambda")
     assert outputs.junit_property(line)["raw"] == (
         f'{{"file":"msgs.py","line":{line},"column":{col},"variable":"i","kinds":["stale-read"],'
-        f'"created_with":["0"],"more_values":false,"seen":"2","closures":1,"stale_reads":1,"tests":["test_msgs.py::test_single"],'
-        f'"outside_tests":false,"site":{{"kind":"lambda","name":"<lambda>"}},"fix":"lambda i=i: ...",'
+        f'"created_with":["0"],"more_values":false,"seen":"2","made_with":"0","closures":1,"stale_reads":1,"tests":["test_msgs.py::test_single"],'
+        f'"outside_tests":false,"site":{{"kind":"lambda","name":"<lambda>"}},"fix":"lambda i=i: ...","thread":null,'
         f'"first_stale_read":[{{"file":"test_msgs.py","line":{test},"function":"test_single"}},'
         f'{{"file":"msgs.py","line":{call},"function":"single"}},'
         f'{{"file":"msgs.py","line":{line},"function":"<lambda>"}}]}}')
@@ -186,7 +187,8 @@ def test_single_closure_message(outputs: Outputs) -> None:
 def test_more_than_eight_values_end_with_an_ellipsis(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_many").splitlines()[:2] == [
         f"LateBindingError: 10 closures created at msgs.py:{at('many')} share the loop variable 'i'",
-        "  created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; called while i=9 (stale read)",
+        f"  created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; the closure made with i=0 read i=9 at msgs.py:{at('many')} "
+        "(1 stale read)",
     ]
 
 
@@ -195,7 +197,8 @@ def test_more_than_eight_values_list_the_first_eight(outputs: Outputs) -> None:
     title, values = outputs.run.failure_text("test_many").splitlines()[:2]
     assert title == f"LateBindingError: 10 closures created at msgs.py:{at('many')} share the loop variable 'i'"
     assert values.startswith("  created with i=0, 1, 2, 3, 4, 5, 6, 7")
-    assert values.endswith("; called while i=9 (stale read)") and ", 8" not in values
+    assert values.endswith(f"; the closure made with i=0 read i=9 at msgs.py:{at('many')} (1 stale read)")
+    assert ", 8" not in values
     finding = outputs.run.one("msgs.py", at("many"), "i")
     assert (finding["closures"], finding["created_with"]) == (10, [str(v) for v in range(8)])
 
@@ -203,7 +206,8 @@ def test_more_than_eight_values_list_the_first_eight(outputs: Outputs) -> None:
 def test_more_than_four_frames_show_the_four_innermost(outputs: Outputs) -> None:
     message = "\n".join([
         f"3 closures created at msgs.py:{at('deep')} share the loop variable 'name'",
-        "  created with name='a', 'b', 'c'; called while name='c' (stale read)",
+        f"  created with name='a', 'b', 'c'; the closure made with name='a' read name='c' at msgs.py:{at('deep')} "
+        "(1 stale read)",
         "  fix: bind the value when the closure is made, e.g. `lambda name=name: ...`",
         FIX_TAIL,
         "  first stale read:",
@@ -228,7 +232,7 @@ def test_generator_expression_fix_hint(outputs: Outputs) -> None:
     hint = "bind the value when the closure is made, e.g. `a function that takes k and returns the generator`"
     message = "\n".join([
         f"2 closures created at msgs.py:{at('genexp')} share the loop variable 'k'",
-        "  created with k=1, 10; called while k=10 (stale read)",
+        f"  created with k=1, 10; the closure made with k=1 read k=10 at msgs.py:{at('genexp')} (2 stale reads)",
         f"  fix: {hint}",
         FIX_TAIL,
         "  first stale read:",
@@ -238,14 +242,15 @@ def test_generator_expression_fix_hint(outputs: Outputs) -> None:
     ])
     assert outputs.run.failure_text("test_genexp") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("genexp")) == (
-        "2 closures made here share the loop variable 'k' (stale read): created with k=1, 10; "
-        f"called while k=10. Fix: {hint}.")
+        "2 closures made here share the loop variable 'k' (2 stale reads): created with k=1, 10; "
+        f"the closure made with k=1 read k=10 at msgs.py:{at('genexp')}. Fix: {hint}.")
 
 
 def test_both_kinds_in_one_message(outputs: Outputs) -> None:
     message = "\n".join([
         f"2 closures created at msgs.py:{at('both')} share the loop variable 'x'",
-        "  created with x='a', 'b'; called while x='b' (stale read; shared binding)",
+        f"  created with x='a', 'b'; the closure made with x='a' read x='b' at msgs.py:{at('both')} "
+        "(1 stale read; shared binding)",
         "  fix: bind the value when the closure is made, e.g. `lambda x=x: ...`",
         FIX_TAIL,
         "  first stale read:",
@@ -256,8 +261,9 @@ def test_both_kinds_in_one_message(outputs: Outputs) -> None:
     assert outputs.run.failure_text("test_both") == f"LateBindingError: {message}"
     assert outputs.junit_failure("test_both") == f"LateBindingError: {message}"
     assert outputs.sarif_text(at("both")) == (
-        "2 closures made here share the loop variable 'x' (stale read, shared binding): created with x='a', 'b'; "
-        "called while x='b'. Fix: bind the value when the closure is made, e.g. `lambda x=x: ...`.")
+        "2 closures made here share the loop variable 'x' (1 stale read, shared binding): created with x='a', 'b'; "
+        f"the closure made with x='a' read x='b' at msgs.py:{at('both')}. "
+        "Fix: bind the value when the closure is made, e.g. `lambda x=x: ...`.")
     assert outputs.junit_property(at("both"))["kinds"] == ["stale-read", "shared-binding"]
 
 
@@ -267,16 +273,21 @@ def test_terminal_summary_section(outputs: Outputs) -> None:
     end = next(n for n in range(start, len(lines)) if lines[n].startswith(("=", "-")))
     tests = "    tests: test_msgs.py::test_{}"
     assert lines[start:end] == [
-        f"msgs.py:{at('single')}: lambda <lambda>, loop variable 'i' (stale read)",
-        "    1 closure: created with i=0; called while i=2", tests.format("single"),
-        f"msgs.py:{at('many')}: lambda <lambda>, loop variable 'i' (stale read)",
-        "    10 closures: created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; called while i=9", tests.format("many"),
-        f"msgs.py:{at('deep')}: lambda <lambda>, loop variable 'name' (stale read)",
-        "    3 closures: created with name='a', 'b', 'c'; called while name='c'", tests.format("deep"),
-        f"msgs.py:{at('genexp')}: genexp <genexpr>, loop variable 'k' (stale read)",
-        "    2 closures: created with k=1, 10; called while k=10", tests.format("genexp"),
-        f"msgs.py:{at('both')}: lambda <lambda>, loop variable 'x' (stale read, shared binding)",
-        "    2 closures: created with x='a', 'b'; called while x='b'", tests.format("both"),
+        f"msgs.py:{at('single')}: lambda <lambda>, loop variable 'i' (1 stale read)",
+        f"    1 closure: created with i=0; the closure made with i=0 read i=2 at msgs.py:{at('single')}",
+        tests.format("single"),
+        f"msgs.py:{at('many')}: lambda <lambda>, loop variable 'i' (1 stale read)",
+        f"    10 closures: created with i=0, 1, 2, 3, 4, 5, 6, 7, ...; the closure made with i=0 read i=9 at "
+        f"msgs.py:{at('many')}", tests.format("many"),
+        f"msgs.py:{at('deep')}: lambda <lambda>, loop variable 'name' (1 stale read)",
+        f"    3 closures: created with name='a', 'b', 'c'; the closure made with name='a' read name='c' at "
+        f"msgs.py:{at('deep')}", tests.format("deep"),
+        f"msgs.py:{at('genexp')}: genexp <genexpr>, loop variable 'k' (2 stale reads)",
+        f"    2 closures: created with k=1, 10; the closure made with k=1 read k=10 at msgs.py:{at('genexp')}",
+        tests.format("genexp"),
+        f"msgs.py:{at('both')}: lambda <lambda>, loop variable 'x' (1 stale read, shared binding)",
+        f"    2 closures: created with x='a', 'b'; the closure made with x='a' read x='b' at msgs.py:{at('both')}",
+        tests.format("both"),
     ]
 
 

@@ -250,7 +250,7 @@ def test_warn_mode_passes_warns_and_reports(pytester: pytest.Pytester, how: str)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([
         "*LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'",
-        "*created with i=0, 1, 2; called while i=2 (stale read)",
+        f"    created with i=0, 1, 2; the closure made with i=0 read i=2 at buggy.py:{BUGGY_LINE} (2 stale reads)",
     ])
     (finding,) = read_report(report)["findings"]  # type: ignore[misc]
     assert (finding["file"], finding["line"], finding["variable"]) == ("buggy.py", BUGGY_LINE, "i")
@@ -281,10 +281,11 @@ def test_show_values_off_hides_values(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--latebind", "--latebind-show-values=no", f"--latebind-report={report}")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["LateBindingError: 3 closures created at buggy.py:4 share the loop variable 'i'",
-                                 "  values hidden*"])
+                                 f"  values hidden (latebind_show_values = false); read late at buggy.py:{BUGGY_LINE} "
+                                 "(2 stale reads)"])
     result.stdout.no_fnmatch_line("*created with i=*")
     (finding,) = read_report(report)["findings"]  # type: ignore[misc]
-    assert finding["created_with"] is None and finding["seen"] is None
+    assert finding["created_with"] is None and finding["seen"] is None and finding["made_with"] is None
 
 
 # -- the plugin's own errors never become the user's failures ----------------------------

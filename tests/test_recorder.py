@@ -251,7 +251,10 @@ def test_values_past_the_kept_ones_end_the_message_with_an_ellipsis(tmp_path: Pa
     assert module.build(range(MAX_VALUES + 2))[0]() == MAX_VALUES + 1
     [finding] = judge(window)
     assert finding.created_with == [str(v) for v in range(MAX_VALUES)] and finding.more_values
-    assert f"created with v=0, 1, 2, 3, 4, 5, 6, 7, ...; called while v={MAX_VALUES + 1}" in finding.message()
+    at = f"{Path(finding.file).name}:{finding.line}"  # the lambda reads v on its own line
+    assert finding.message(tmp_path).splitlines()[1] == (
+        f"  created with v=0, 1, 2, 3, 4, 5, 6, 7, ...; the closure made with v=0 read v={MAX_VALUES + 1} at {at} "
+        "(1 stale read)")
 
 
 def test_repeated_values_past_the_kept_ones_add_no_ellipsis(tmp_path: Path, window: Window) -> None:
@@ -259,7 +262,9 @@ def test_repeated_values_past_the_kept_ones_add_no_ellipsis(tmp_path: Path, wind
     assert module.build([*range(MAX_VALUES), *range(MAX_VALUES)])[0]() == MAX_VALUES - 1
     [finding] = judge(window)
     assert finding.created_with == [str(v) for v in range(MAX_VALUES)] and not finding.more_values
-    assert "6, 7; called while v=7" in finding.message()
+    at = f"{Path(finding.file).name}:{finding.line}"
+    assert finding.message(tmp_path).splitlines()[1] == (
+        f"  created with v=0, 1, 2, 3, 4, 5, 6, 7; the closure made with v=0 read v=7 at {at} (1 stale read)")
 
 
 def test_merging_past_the_listed_values_keeps_the_ellipsis() -> None:

@@ -185,9 +185,11 @@ def test_hidden_values_reach_no_output(pytester: pytest.Pytester, monkeypatch: p
         assert "hunter2" not in text, f"a value leaked into the {name}"
     # ...and the findings are all there, without values.
     [finding] = _report(pytester)["findings"]
-    assert (finding["variable"], finding["created_with"], finding["seen"]) == ("token", None, None)
+    assert (finding["variable"], finding["created_with"], finding["seen"], finding["made_with"]) == (
+        "token", None, None, None)
     assert "createdWith" not in json.loads(outputs["report.sarif"])["runs"][0]["results"][0]["properties"]
-    result.stdout.fnmatch_lines(["*values hidden (latebind_show_values = false)*",
+    result.stdout.fnmatch_lines(["  values hidden (latebind_show_values = false); read late at creds.py:4 "
+                                 "(1 stale read)",
                                  "::error file=creds.py,line=4,col=20,title=late-binding closure%3A 'token'*"])
 
 
@@ -358,7 +360,8 @@ def test_annotations_parse_as_the_runner_does(pytester: pytest.Pytester, monkeyp
     [line] = [line for line in result.outlines if line.startswith("::")]
     command, props, message = parse_workflow_command(line)
     assert (command, props["file"], props["line"], props["col"]) == ("error", "odd_pkg/a,b.py", "4", "19")
-    assert "created with v='100%', 'a:b\\nc'; called while v='a:b\\nc'" in message
+    assert message.splitlines()[1] == ("  created with v='100%', 'a:b\\nc'; the closure made with v='100%' "
+                                       "read v='a:b\\nc' at odd_pkg/a,b.py:4 (1 stale read)")
 
 
 def test_unwritable_report_is_a_warning_not_a_crash(pytester: pytest.Pytester) -> None:

@@ -114,6 +114,7 @@ def _site(name: str, marker: str, token: str) -> tuple[int, int]:
 
 DISPATCH = _site("dispatch.py", "HANDLERS[event] = lambda", "lambda")
 HEALTH = _site("health.py", "async def check():", "async")
+HEALTH_READ = _site("health.py", "return await ping(host", "host")  # where check reads host
 EVENT_TEST = "tests/test_dispatch.py::test_every_event_has_a_handler"
 HOST_TEST = "tests/test_health.py::test_every_host_gets_a_result"
 
@@ -136,17 +137,19 @@ def test_json_report(runs: dict[str, Run], mode: str) -> None:
     assert dispatch == {
         "file": "scheduler/dispatch.py", "line": DISPATCH[0], "column": DISPATCH[1], "variable": "event",
         "kinds": ["stale-read", "shared-binding"], "created_with": ["'created'", "'updated'", "'deleted'"],
-        "more_values": False, "seen": "'deleted'", "closures": 3, "stale_reads": 2, "tests": [EVENT_TEST],
-        "outside_tests": True,
-        "site": {"kind": "lambda", "name": "<lambda>"}, "fix": "lambda payload, event=event: ..."}
+        "more_values": False, "seen": "'deleted'", "made_with": "'created'", "closures": 3, "stale_reads": 2,
+        "tests": [EVENT_TEST], "outside_tests": True,
+        "site": {"kind": "lambda", "name": "<lambda>"}, "fix": "lambda payload, event=event: ...", "thread": None}
     assert health == {
         "file": "scheduler/health.py", "line": HEALTH[0], "column": HEALTH[1], "variable": "host",
         "kinds": ["stale-read"], "created_with": ["'db'", "'cache'", "'api'"], "more_values": False,
-        "seen": "'api'", "closures": 3, "stale_reads": 2, "tests": [HOST_TEST], "outside_tests": False,
-        "site": {"kind": "async def", "name": "check"}, "fix": "async def check(host=host):"}
+        "seen": "'api'", "made_with": "'db'", "closures": 3, "stale_reads": 2, "tests": [HOST_TEST],
+        "outside_tests": False,
+        "site": {"kind": "async def", "name": "check"}, "fix": "async def check(host=host):", "thread": None}
     for stack, test, site in zip(stacks, (EVENT_TEST, HOST_TEST), ("dispatch.py", "health.py"), strict=True):
         assert stack[0] == {"file": test.split("::")[0], "line": stack[0]["line"], "function": test.split("::")[1]}
         assert stack[-1]["file"] == f"scheduler/{site}"
+    assert (stacks[0][-1]["line"], stacks[1][-1]["line"]) == (DISPATCH[0], HEALTH_READ[0])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -215,7 +218,9 @@ def test_junit_suite_properties(runs: dict[str, Run], mode: str) -> None:
     assert event_failure is not None and host_failure is not None
     assert (event_failure.get("message") or "").startswith(
         f"LateBindingError: 3 closures created at scheduler/dispatch.py:{DISPATCH[0]} share the loop variable 'event'")
-    assert "created with host='db', 'cache', 'api'; called while host='api'" in (host_failure.text or "")
+    assert (host_failure.text or "").splitlines()[1] == (
+        "  created with host='db', 'cache', 'api'; the closure made with host='db' read host='api' "
+        f"at scheduler/health.py:{HEALTH_READ[0]} (2 stale reads)")
     assert failures["test_fixed_scheduler_polls_each_host"] is None
 
 
@@ -224,9 +229,9 @@ def test_github_annotations(runs: dict[str, Run], mode: str) -> None:
     parsed = [parse_workflow_command(line) for line in runs[mode].commands()]
     assert [(command, props) for command, props, _ in parsed] == [
         ("error", {"file": "examples/scheduler/scheduler/dispatch.py", "line": str(DISPATCH[0]),
-                   "col": str(DISPATCH[1]), "title": "late-binding closure: 'event' (stale read, shared binding)"}),
+                   "col": str(DISPATCH[1]), "title": "late-binding closure: 'event' (2 stale reads, shared binding)"}),
         ("error", {"file": "examples/scheduler/scheduler/health.py", "line": str(HEALTH[0]),
-                   "col": str(HEALTH[1]), "title": "late-binding closure: 'host' (stale read)"}),
+                   "col": str(HEALTH[1]), "title": "late-binding closure: 'host' (2 stale reads)"}),
     ]
     message = parsed[1][2].splitlines()
     assert message[0] == f"3 closures created at scheduler/health.py:{HEALTH[0]} share the loop variable 'host'"
@@ -238,12 +243,14 @@ def test_terminal(runs: dict[str, Run], mode: str) -> None:
     run = runs[mode]
     assert "latebind: every test, mode=fail, watching modules under the rootdir and test modules" in run.stdout
     assert run.section() == [
-        f"scheduler/dispatch.py:{DISPATCH[0]}: lambda <lambda>, loop variable 'event' (stale read, shared binding)",
-        "    3 closures: created with event='created', 'updated', 'deleted'; called while event='deleted'",
+        f"scheduler/dispatch.py:{DISPATCH[0]}: lambda <lambda>, loop variable 'event' (2 stale reads, shared binding)",
+        "    3 closures: created with event='created', 'updated', 'deleted'; the closure made with event='created' "
+        f"read event='deleted' at scheduler/dispatch.py:{DISPATCH[0]}",
         f"    tests: {EVENT_TEST}",
         "    outside any test: at import time or between tests",
-        f"scheduler/health.py:{HEALTH[0]}: async def check, loop variable 'host' (stale read)",
-        "    3 closures: created with host='db', 'cache', 'api'; called while host='api'",
+        f"scheduler/health.py:{HEALTH[0]}: async def check, loop variable 'host' (2 stale reads)",
+        "    3 closures: created with host='db', 'cache', 'api'; the closure made with host='db' read host='api' "
+        f"at scheduler/health.py:{HEALTH_READ[0]}",
         f"    tests: {HOST_TEST}",
     ]
     # The import-time finding was also hit by a test, which failed for it: no extra reason.

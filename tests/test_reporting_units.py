@@ -65,7 +65,7 @@ def test_annotation_survives_any_file_name_and_value(name: str, seen: str) -> No
         github.annotation(finding, Context("/repo"), root=Path("/repo"), mode=Mode.FAIL))
     assert command == "error"
     assert props == {"file": f"pkg/{name}.py", "line": "3", "col": "9",
-                     "title": "late-binding closure: 'i' (stale read, shared binding)"}
+                     "title": "late-binding closure: 'i' (1 stale read, shared binding)"}
     assert message == finding.message("/repo", True)
 
 
@@ -75,7 +75,7 @@ def test_annotation_is_a_warning_in_warn_mode_and_hides_values() -> None:
     command, _, message = parse_workflow_command(line)
     assert command == "warning"
     assert "s3cr3t" not in line
-    assert "values hidden" in message
+    assert message.splitlines()[1] == "  values hidden (latebind_show_values = false); read late (1 stale read)"
 
 
 # -- merging: the same findings in any order, from any number of workers ----------------

@@ -48,24 +48,26 @@ def test_checked(latebind):  # found by check() and by the judge: one finding, p
     latebind.check(list(mod.handlers(["u", "v", "w"]).values()))
 """
 MAKE, HANDLERS = ("mod.py", 4, "name"), ("mod.py", 10, "event")
-# What each test did, per site: (closures sharing the binding, values made with, value seen, stale reads).
+# What each test did, per site: (closures sharing the binding, values made with, the value the
+# closure of the first stale read was made with (None: no stale read), value seen, stale reads).
 PER_TEST = {
-    "test_two": {MAKE: (2, ["'a'", "'b'"], "'b'", 1)},
-    "test_three_twice_called": {MAKE: (3, ["'a'", "'b'", "'c'"], "'c'", 2)},
-    "test_two_loops": {MAKE: (2, ["'p'", "'q'"], "'q'", 1)},
-    "test_events": {HANDLERS: (2, ["'created'", "'deleted'"], "'deleted'", 1)},
-    "test_checked": {HANDLERS: (3, ["'u'", "'v'", "'w'"], "'w'", 0)},
+    "test_two": {MAKE: (2, ["'a'", "'b'"], "'a'", "'b'", 1)},
+    "test_three_twice_called": {MAKE: (3, ["'a'", "'b'", "'c'"], "'a'", "'c'", 2)},
+    "test_two_loops": {MAKE: (2, ["'p'", "'q'"], "'p'", "'q'", 1)},
+    "test_events": {HANDLERS: (2, ["'created'", "'deleted'"], "'created'", "'deleted'", 1)},
+    "test_checked": {HANDLERS: (3, ["'u'", "'v'", "'w'"], None, "'w'", 0)},
 }
-_VALUES = re.compile(r"created with (\w+)=(.*?); (?:called while|all of them now see) \1=('[^']*')")
+_VALUES = re.compile(r"created with (\w+)=(.*?); "
+                     r"(?:the closure made with \1=('[^']*') read|all of them now see) \1=('[^']*')")
 _COUNT = re.compile(r"(\d+) closures")
 
 
-def _stated(text: str) -> tuple[int, list[str], str]:
-    """(count, values, seen) as a text states them."""
+def _stated(text: str) -> tuple[int, list[str], str | None, str]:
+    """(count, values, made with, seen) as a text states them."""
     count = _COUNT.search(text)
     values = _VALUES.search(text)
     assert count and values, text
-    return int(count.group(1)), values.group(2).split(", "), values.group(3)
+    return int(count.group(1)), values.group(2).split(", "), values.group(3), values.group(4)
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[str, pytest.Pytester]:
@@ -101,16 +103,17 @@ def test_every_format_states_each_findings_counts_and_values(project: pytest.Pyt
     # Each test's failure text: its own finding, stated once.
     texts = _failure_texts(stdout)
     for test, sites in PER_TEST.items():
-        [(site, (closures, values, seen, _))] = sites.items()
+        [(site, (closures, values, made_with, seen, _))] = sites.items()
         text = texts[test]
         assert text.count(f"created at {site[0]}:{site[1]} ") == 1, text
-        assert _stated(text) == (closures, values, seen), test
+        assert _stated(text) == (closures, values, made_with, seen), test
     # The session: one merged finding per site, the same in every format.
     merged: dict[Any, dict[str, Any]] = {}
     for test, sites in PER_TEST.items():
-        for site, (closures, values, _, calls) in sites.items():
-            entry = merged.setdefault(site, {"closures": 0, "values": [], "calls": 0, "tests": []})
+        for site, (closures, values, made_with, _, calls) in sites.items():
+            entry = merged.setdefault(site, {"closures": 0, "values": [], "made_with": None, "calls": 0, "tests": []})
             entry["closures"] = max(entry["closures"], closures)
+            entry["made_with"] = entry["made_with"] or made_with  # the first stale read's
             entry["values"] += [v for v in values if v not in entry["values"]]
             entry["calls"] += calls
             entry["tests"].append(f"test_sites.py::{test}")
@@ -130,10 +133,12 @@ def test_every_format_states_each_findings_counts_and_values(project: pytest.Pyt
         assert (found["closures"], found["stale_reads"], sorted(found["tests"])) == (
             expected["closures"], expected["calls"], sorted(expected["tests"]))
         assert sorted(found["created_with"]) == sorted(expected["values"])
-        stated = (found["closures"], found["created_with"], found["seen"])
+        assert found["made_with"] == expected["made_with"]
+        stated = (found["closures"], found["created_with"], found["made_with"], found["seen"])
         result = sarif[site]
         assert (result["properties"]["closures"], result["properties"]["createdWith"],
-                result["properties"]["seen"], result["properties"]["staleReads"]) == (*stated, found["stale_reads"])
+                result["properties"]["seen"], result["properties"]["staleReads"]) == (
+            found["closures"], found["created_with"], found["seen"], found["stale_reads"])
         assert _stated(result["message"]["text"]) == stated
         assert _stated(summary[site]) == stated
         [annotation] = [a for a in annotations if f"file={site[0]},line={site[1]}," in a]
@@ -146,7 +151,7 @@ def test_each_tests_junit_property_states_its_failure_text(project: pytest.Pytes
     for case in ET.parse(project.path / "cases.xml").iter("testcase"):
         test = case.get("name")
         [found] = [json.loads(p.get("value")) for p in case.iter("property")]
-        [(_, (closures, values, seen, calls))] = PER_TEST[test].items()
-        assert (found["closures"], found["created_with"], found["seen"], found["stale_reads"]) == (
-            closures, values, seen, calls)
-        assert _stated(texts[test]) == (closures, values, seen)
+        [(_, (closures, values, made_with, seen, calls))] = PER_TEST[test].items()
+        assert (found["closures"], found["created_with"], found["made_with"], found["seen"],
+                found["stale_reads"]) == (closures, values, made_with, seen, calls)
+        assert _stated(texts[test]) == (closures, values, made_with, seen)

@@ -469,10 +469,21 @@ def test_end_to_end_report_is_the_same_on_every_version(pytester: pytest.Pyteste
     found = {(f["file"], f["line"], f["variable"], tuple(f["created_with"]), f["seen"])
              for f in json.loads(report.read_text())["findings"] if "stale-read" in f["kinds"]}
     assert found == {(f"mod_{c.name}.py", *finding) for c in cases for finding in c.stale}
+    reported = {(f["file"], f["line"], f["variable"]): f for f in json.loads(report.read_text())["findings"]}
     for case in cases:
         for line, variable, created, seen in case.stale:
-            values = ", ".join(created).replace("[", "[[]")  # fnmatch: a literal [
+            finding = reported[f"mod_{case.name}.py", line, variable]
+            assert finding["made_with"] in created, finding  # the first stale closure's own value
+            read = finding["first_stale_read"][-1]
+            assert read["file"] == f"mod_{case.name}.py", finding
+            # One test per case: its failure states the stale reads the report counts, and no
+            # shared binding (that one is found after the test, when found at all).
+            reads = finding["stale_reads"]
+            kinds = f"{reads} stale read{'' if reads == 1 else 's'}"
+            values = ", ".join(created)
+            expected = (f"  created with {variable}={values}; the closure made with {variable}={finding['made_with']} "
+                        f"read {variable}={seen} at {read['file']}:{read['line']} ({kinds})")
             result.stdout.fnmatch_lines([
                 f"*created at mod_{case.name}.py:{line} * loop variable '{variable}'*",
-                f"  created with {variable}={values}; called while {variable}={seen} (stale read*)",
+                expected.replace("[", "[[]"),  # fnmatch: a literal [
             ], consecutive=True)

@@ -45,6 +45,7 @@ def test_clean():
 """
 
 WARNED = "buggy.py:4: LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'"
+STALE = "  created with i=0, 1, 2; the closure made with i=0 read i=2 at buggy.py:4 (2 stale reads)"
 
 
 def _project(pytester: pytest.Pytester, ini: str = "") -> None:
@@ -65,7 +66,7 @@ def _passes_with_the_warning(result: pytest.RunResult, pytester: pytest.Pytester
     summary = _warnings_summary(result)
     # Given at the closure site, as the plugin names it: relative to the rootdir.
     assert summary[:2] == ["test_buggy.py::test_buggy", f"  {WARNED}"]
-    assert "    created with i=0, 1, 2; called while i=2 (stale read)" in summary
+    assert "    created with i=0, 1, 2; the closure made with i=0 read i=2 at buggy.py:4 (2 stale reads)" in summary
     assert not any(str(pytester.path) in line or "pytest_latebind" + "/" in line for line in summary)
 
 
@@ -112,7 +113,7 @@ def test_the_next_matching_filter_decides(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--latebind")
     result.assert_outcomes(passed=2)
     assert "LateBindingWarning" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["buggy.py:4: lambda <lambda>, loop variable 'i' (stale read)"])
+    result.stdout.fnmatch_lines(["buggy.py:4: lambda <lambda>, loop variable 'i' (2 stale reads)"])
 
 
 # -- a filter naming LateBindingWarning does what it says ---------------------------------------
@@ -130,9 +131,9 @@ def test_error_naming_late_binding_warning_fails_the_test(pytester: pytest.Pytes
     result.stdout.fnmatch_lines([
         "_*_ test_buggy _*_",
         "LateBindingWarning: 3 closures created at buggy.py:4 share the loop variable 'i'",
-        "  created with i=0, 1, 2; called while i=2 (stale read)",
+        STALE,
     ])
-    assert result.stdout.str().count("  created with i=0, 1, 2; called while i=2 (stale read)") == 1
+    assert result.stdout.str().count(STALE) == 1
     result.stdout.fnmatch_lines(["FAILED test_buggy.py::test_buggy - LateBindingWarning: 3 closures*"])
 
 
@@ -240,28 +241,32 @@ def test_values_are_one_line_in_every_output(pytester: pytest.Pytester, monkeypa
 
     findings = read_report(pytester.path / "report.json")["findings"]
     assert [(f["line"], len(f["created_with"])) for f in findings] == [(16, 2), (23, 2)]
-    shown = [value for f in findings for value in [*f["created_with"], f["seen"]]]
+    shown = [value for f in findings for value in [*f["created_with"], f["seen"], f["made_with"]]]
     for value in shown:
         _check_value(value)
     requests, plains = findings
     assert requests["seen"] == requests["created_with"][1] and plains["seen"] == plains["created_with"][1]
+    assert requests["made_with"] == requests["created_with"][0] and plains["made_with"] == plains["created_with"][0]
     assert plains["created_with"][0] != plains["created_with"][1]  # two objects, told apart
 
     def values_line(finding: dict[str, object]) -> str:
         made = ", ".join(finding["created_with"])  # type: ignore[arg-type]
-        return f"created with {finding['variable']}={made}; called while {finding['variable']}={finding['seen']}"
+        var = finding["variable"]
+        # Each lambda reads its variable on its own line, the site's.
+        return (f"created with {var}={made}; the closure made with {var}={finding['made_with']} "
+                f"read {var}={finding['seen']} at values.py:{finding['line']}")
 
     # The failure text, the terminal summary: the values line is one line of its own.
     out = result.stdout.lines
     for finding in findings:
         line = values_line(finding)
-        assert f"  {line} (stale read)" in out
+        assert f"  {line} (1 stale read)" in out
         assert f"    2 closures: {line}" in out
 
     # GitHub annotations: the message's second line is the values line.
     commands = [parse_workflow_command(line) for line in out if line.startswith("::error ")]
     assert [message.splitlines()[1] for _, _, message in commands] == \
-        [f"  {values_line(f)} (stale read)" for f in findings]
+        [f"  {values_line(f)} (1 stale read)" for f in findings]
 
     # SARIF: one sentence each, the values as in the JSON report.
     log = json.loads((pytester.path / "report.sarif").read_text())
@@ -277,7 +282,7 @@ def test_values_are_one_line_in_every_output(pytester: pytest.Pytester, monkeypa
     assert len(messages) == 2
     for finding in findings:
         (message,) = [m for m in messages if f"values.py:{finding['line']} share" in m]
-        assert f"  {values_line(finding)} (stale read)" in message.splitlines()
+        assert f"  {values_line(finding)} (1 stale read)" in message.splitlines()
     props = [json.loads(p.get("value") or "") for p in root.iter("property") if p.get("name") == "latebind.finding"]
     assert [p["created_with"] for p in props] == [f["created_with"] for f in findings]
 
