@@ -60,15 +60,19 @@ class Finding:
         union = _union(self.created_with, other.created_with)
         self.more_values = self.more_values or other.more_values or len(union) > MESSAGE_VALUES
         self.created_with = union[:MESSAGE_VALUES]
-        self.seen = other.seen if other.seen is not None else self.seen
+        # A stale read's values go together: the value read is the one the first stale read saw,
+        # with the closure's own value and its stack, never another test's.
+        if other.seen is not None and (not self.stack or self.seen is None):
+            self.seen = other.seen
         self.closures = max(self.closures, other.closures)
         if same_events:
             self.stale_reads = max(self.stale_reads, other.stale_reads)
         else:
             self.stale_reads += other.stale_reads
         self.tests = _union(self.tests, other.tests)
-        if not self.stack:
+        if not self.stack and other.stack:
             self.stack, self.made_with, self.thread = other.stack, other.made_with, other.thread
+            self.seen = other.seen if other.seen is not None else self.seen
         self.outside_tests = self.outside_tests or other.outside_tests
 
     def copy(self, **changes: Any) -> Finding:

@@ -228,7 +228,9 @@ def test_findings_of_two_tests_merge_counts_calls_and_values(corpus: LatebindRun
     assert finding["closures"] == 3  # the most any one test made, not the sum
     assert finding["stale_reads"] == 3  # 1 + 2: each test's calls happened
     assert finding["created_with"] == ["'a'", "'b'", "'x'", "'y'", "'z'"]
-    assert finding["seen"] == "'z'"  # the later test's
+    # One read, the first: test_one's closure made with 'a' read 'b' (never 'a' with test_two's 'z').
+    assert (finding["made_with"], finding["seen"]) == ("'a'", "'b'")
+    assert finding["first_stale_read"][0]["function"] == "test_one"
 
 
 def test_report_stack_holds_only_user_frames(corpus: LatebindRun) -> None:

@@ -134,6 +134,10 @@ def test_every_format_states_each_findings_counts_and_values(project: pytest.Pyt
             expected["closures"], expected["calls"], sorted(expected["tests"]))
         assert sorted(found["created_with"]) == sorted(expected["values"])
         assert found["made_with"] == expected["made_with"]
+        # One read's values: the closure's own value and the value it read come from one test.
+        assert (found["made_with"], found["seen"]) in [
+            (made_with, seen) for sites in PER_TEST.values() for s, (_, _, made_with, seen, _) in sites.items()
+            if s == site and made_with is not None]
         stated = (found["closures"], found["created_with"], found["made_with"], found["seen"])
         result = sarif[site]
         assert (result["properties"]["closures"], result["properties"]["createdWith"],
