@@ -138,14 +138,16 @@ def fix_lines(finding: Worded) -> list[str]:
 
 def call_frames(finding: Worded, context: Context) -> list[Frame]:
     """The first stale read's frames worth reading: the project's (under the root, outside
-    site-packages) and every watched module's, a library's included; all if none is."""
+    site-packages) and every watched module's, a library's included; all when none is the
+    project's."""
     stack = list(finding.stack)
     if context.root is None:
         return stack
     root = os.path.join(os.path.abspath(context.root), "")
-    mine = [f for f in stack
-            if f.get("watched") or (f["file"].startswith(root) and "site-packages" not in f["file"])]
-    return mine or stack
+    project = [f["file"].startswith(root) and "site-packages" not in f["file"] for f in stack]
+    if not any(project):
+        return stack  # nothing of the project's: every frame is worth showing
+    return [f for f, mine in zip(stack, project, strict=True) if mine or f.get("watched")]
 
 
 def call_lines(finding: Worded, context: Context) -> list[str]:
