@@ -53,7 +53,8 @@ def finding(site: Site, file: str, variable: str, kind: Kind, *, created: Sequen
     """
     shown = [short_repr(value) for value in created[:MAX_VALUES]]
     return Finding(file=file, line=site.line, column=site.column, variable=variable,
-                   site_kind=site.kind, site_name=site.name, fix=site.fix_hint(variable),
+                   site_kind=site.kind, site_name=site.name, qualname=site.qualname,
+                   fix=site.fix_hint(variable),
                    kinds=[kind], created_with=shown, more_values=more or len(created) > len(shown),
                    seen=short_repr(now),
                    closures=max(closures, len(shown)), stale_reads=stale_reads, stack=stack or [],

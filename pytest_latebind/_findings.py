@@ -45,6 +45,7 @@ class Finding:
     # The first stale read: {"file", "line", "function"} frames, innermost last.
     stack: list[Frame] = field(default_factory=list)
     outside_tests: bool = False
+    qualname: str = ""  # the site's qualified name (``Site.qualname``): what a baseline keys on
 
     def __post_init__(self) -> None:
         self.kinds = [Kind(kind) for kind in self.kinds]  # plain strings from a dict, too

@@ -34,6 +34,10 @@ class Settings:
     show_values: bool  # loop variables' values in messages and reports
     sarif: Path | None = None  # the SARIF report
     junit_properties: str = "suite"  # where findings go in --junitxml: suite, testcase or none
+    baseline: Path | None = None  # the baseline file (absolute): known findings do not fail
+    baseline_shown: str = ""  # the baseline path as the user gave it, for messages
+    update_baseline: bool = False  # write the baseline from this run's findings
+    ignores: tuple[str, ...] = ()  # latebind_ignore lines: "path::qualname:variable  reason"
 
 
 def _bool(text: str) -> bool:
@@ -94,6 +98,17 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--latebind-show-values", type=_bool, default=None, dest="latebind_show_values",
                     metavar="yes|no", help="show loop variables' values in messages and reports "
                                            "(default: yes). ini: latebind_show_values")
+    group.addoption("--latebind-baseline", default=None, dest="latebind_baseline", metavar="PATH",
+                    help="compare the findings with the baseline file PATH (JSON, committed with the "
+                         "project): findings listed there are reported as known and do not fail; new "
+                         "ones fail; entries no longer found are listed as fixed. A relative path is "
+                         "relative to the current directory; the ini twin's, to the ini file's. "
+                         "ini: latebind_baseline")
+    group.addoption("--latebind-update-baseline", action="store_true", default=False,
+                    dest="latebind_update_baseline",
+                    help="write the baseline file (--latebind-baseline or latebind_baseline) from this "
+                         "run's findings instead of failing on them; entries whose tests did not run "
+                         "are kept, fixed ones removed. Command line only")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -106,6 +121,12 @@ def add_options(parser: pytest.Parser) -> None:
                   help="suite, testcase or none (like --latebind-junit-properties)")
     parser.addini("latebind_show_values", type="bool", default=True,
                   help="show values in messages and reports (like --latebind-show-values)")
+    parser.addini("latebind_baseline", default="",
+                  help="baseline file, relative to the ini file (like --latebind-baseline)")
+    parser.addini("latebind_ignore", type="linelist", default=[],
+                  help="findings judged harmless, one a line: 'path::qualname:variable  reason' "
+                       "(a reason is required), e.g. 'app/jobs.py::make.<locals>.<lambda>:host  "
+                       "called in its round only'")
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -126,6 +147,18 @@ def read_settings(config: pytest.Config) -> Settings:
     modules = pick("latebind_modules", "latebind_modules", lambda raw: _modules(",".join(raw)))
     report = pick("latebind_report", "latebind_report", str)
     sarif = pick("latebind_sarif", "latebind_sarif", str)
+    baseline_shown = getattr(config.option, "latebind_baseline", None) or getattr(namespace, "latebind_baseline", None)
+    if baseline_shown:
+        baseline: Path | None = config.invocation_params.dir / os.path.expanduser(baseline_shown)
+    else:
+        baseline_shown = str(config.getini("latebind_baseline") or "")
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        baseline = base / os.path.expanduser(baseline_shown) if baseline_shown else None
+    update = bool(getattr(config.option, "latebind_update_baseline", False)
+                  or getattr(namespace, "latebind_update_baseline", False))
+    if update and baseline is None:
+        raise pytest.UsageError("--latebind-update-baseline needs the file to write: give "
+                                "--latebind-baseline=PATH, or set latebind_baseline in the ini file")
     return Settings(
         enabled=bool(pick("latebind", "latebind", bool)),
         mode=pick("latebind_mode", "latebind_mode", _mode),
@@ -135,6 +168,10 @@ def read_settings(config: pytest.Config) -> Settings:
         show_values=bool(pick("latebind_show_values", "latebind_show_values", bool)),
         sarif=Path(os.path.expanduser(sarif)) if sarif else None,
         junit_properties=pick("latebind_junit_properties", "latebind_junit_properties", _junit_properties),
+        baseline=baseline,
+        baseline_shown=baseline_shown,
+        update_baseline=update,
+        ignores=tuple(line for line in config.getini("latebind_ignore") if line.strip()),
     )
 
 

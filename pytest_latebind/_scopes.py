@@ -48,6 +48,10 @@ class Site:
     # The name the statement making the closure binds it to, when the closure reads it (a def
     # that recurses, `f = lambda n: f(n - 1)`): deferred, and judged by behaviour, not identity.
     own: tuple[str, ...] = ()
+    # The closure's qualified name, as Python would give it (``make.<locals>.<lambda>``), with
+    # comprehensions transparent (as from 3.12, PEP 709) so that it is the same on every
+    # version; a baseline keys findings by it (``_baseline``).
+    qualname: str = ""
 
     def fix_hint(self, variable: str) -> str:
         """The closure rewritten to bind ``variable`` when it is made."""
@@ -72,7 +76,7 @@ class Site:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
-                self.checked, self.later, self.annotated, self.own)
+                self.checked, self.later, self.annotated, self.own, self.qualname)
 
 
 @dataclass(eq=False)
@@ -473,6 +477,34 @@ def _assigned_inside(own: _Scope, name: str) -> bool:
     return False
 
 
+def _qualnames(tree: ast.Module) -> dict[int, str]:
+    """id(node) -> the qualified name of each lambda, def, async def and generator expression.
+
+    What a def's decorators, defaults and annotations, a lambda's defaults and a generator
+    expression's first iterable hold is named in the enclosing scope, where it runs."""
+    names: dict[int, str] = {}
+    stack: list[tuple[ast.AST, str]] = [(child, "") for child in ast.iter_child_nodes(tree)]
+    while stack:
+        node, prefix = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = names[id(node)] = prefix + node.name
+            inner = name + ("." if isinstance(node, ast.ClassDef) else ".<locals>.")
+            body = {id(sub) for sub in node.body}
+            stack.extend((sub, inner if id(sub) in body else prefix) for sub in ast.iter_child_nodes(node))
+        elif isinstance(node, ast.Lambda):
+            name = names[id(node)] = prefix + "<lambda>"
+            stack.extend([(node.body, name + ".<locals>."), (node.args, prefix)])
+        elif isinstance(node, ast.GeneratorExp):
+            name = names[id(node)] = prefix + "<genexpr>"
+            first, *rest = node.generators
+            inner = name + ".<locals>."
+            stack.append((first.iter, prefix))
+            stack.extend((sub, inner) for sub in (node.elt, first.target, *first.ifs, *rest))
+        else:
+            stack.extend((child, prefix) for child in ast.iter_child_nodes(node))
+    return names
+
+
 def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
     """Every closure site with its node and the reads of its loop variables, in source order.
 
@@ -482,6 +514,7 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
     """
     analyzer = _Analyzer()
     analyzer.run(tree)
+    qualnames = _qualnames(tree)
     found: list[SiteReads] = []
     for node, _scope in analyzer.functions:
         loops = analyzer.loops_around.get(id(node), [])
@@ -542,7 +575,8 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
                   if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]
                   and not _in_annotations(scope, own)}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
-                    variables, _params(node), deferred, checked, later, annotated, recursive)
+                    variables, _params(node), deferred, checked, later, annotated, recursive,
+                    qualnames.get(id(node), ""))
         found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from . import _verdict
+from . import _baseline, _verdict
+from ._findings import Finding
 from ._hookinstall import HookInstall
 from ._messages import Context
 from ._options import MARKER, Settings, check_report_path, read_settings
@@ -36,6 +37,9 @@ class LatebindRun:
         self.hooks = HookInstall(config, settings, self.warn)
         self.windows = Windows()
         self.results = Results(config, settings, self.context)
+        if settings.baseline is not None:
+            self.results.baseline = _baseline.load(settings.baseline, settings.baseline_shown,
+                                                   update=settings.update_baseline)
         self.broken = False
         self.started = False  # pytest_sessionstart has run: warnings.warn is captured from now on
         self.watched_tests = False  # a test was watched (--latebind, or a marker)
@@ -147,8 +151,13 @@ class LatebindRun:
         for error in self.errors:
             reporter.write_line(f"ERROR: {error}", red=True, bold=True)
 
+    def failing(self, findings: list[Finding]) -> list[Finding]:
+        """The findings a verdict is about: not those the baseline knows."""
+        baseline = self.results.baseline
+        return findings if baseline is None else baseline.new(findings, self.context)
+
     def session_failure(self) -> str | None:
-        return _verdict.session_failure(self.results.findings, self.settings.mode,
+        return _verdict.session_failure(self.failing(self.results.findings), self.settings.mode,
                                         bool(self.config.option.collectonly))
 
 

@@ -121,7 +121,7 @@ def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = Fa
         # One finding per (site, variable): check() and the judge may both see one site.
         item.stash[_FINDINGS] = merged([*findings, *run.results.take_checked(item.nodeid)])
     if fail:
-        error = _verdict.judge_test(findings, run.settings.mode, run.context)
+        error = _verdict.judge_test(run.failing(findings), run.settings.mode, run.context)
         if error is not None:
             item.stash[_RAISED] = error
             raise error
@@ -151,6 +151,13 @@ class _Reports:
         found = getattr(report, "latebind_findings", None)
         if found:
             self.run.results.add_test_findings(found)
+        self.run.results.coverage.ran(report, bool(found))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.run.results.coverage.collected(report)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.run.results.coverage.deselect(items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -166,6 +173,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None:
         return
     with run.guard("pytest_sessionfinish"):
+        run.results.coverage.end(session, exitstatus)
         run.finish()
     session.exitstatus = run.exit_status(_verdict.exit_status(session.exitstatus, run.session_failure()))
 

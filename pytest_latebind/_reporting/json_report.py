@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .._baseline import Comparison
 from .._findings import Finding
 from .._messages import Context, call_frames
 from .files import write_atomically
@@ -45,11 +46,20 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
     }
 
 
-def report(findings: Sequence[Finding], context: Context) -> dict[str, Any]:
-    return {"version": VERSION,
-            "tool": {"name": "pytest-latebind", "version": __version__},
-            "findings": [finding_to_json(f, context) for f in findings]}
+def report(findings: Sequence[Finding], context: Context, comparison: Comparison | None = None) -> dict[str, Any]:
+    """With a baseline, each finding says whether it is ``known`` or ``new``, and the report
+    lists the baseline's entries the run covered and did not find (``baseline.fixed``)."""
+    out: dict[str, Any] = {"version": VERSION,
+                           "tool": {"name": "pytest-latebind", "version": __version__},
+                           "findings": [finding_to_json(f, context) for f in findings]}
+    if comparison is not None:
+        for finding, entry in zip(findings, out["findings"], strict=True):
+            entry["baseline"] = comparison.state(finding)
+        out["baseline"] = {"file": comparison.baseline.shown,
+                           "fixed": [dict(zip(("path", "qualname", "variable", "kind"), fp, strict=True))
+                                     for fp in comparison.fixed]}
+    return out
 
 
-def write(path: Path, findings: Sequence[Finding], context: Context) -> None:
-    write_atomically(path, json.dumps(report(findings, context), indent=2) + "\n")
+def write(path: Path, findings: Sequence[Finding], context: Context, comparison: Comparison | None = None) -> None:
+    write_atomically(path, json.dumps(report(findings, context, comparison), indent=2) + "\n")

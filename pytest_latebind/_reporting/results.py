@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from .. import _baseline
 from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
@@ -38,6 +39,9 @@ class Results:
     written: list[tuple[str, Path]] = field(default_factory=list)  # (what, where): reports written
     lost_workers: list[str] = field(default_factory=list)  # xdist workers down without reporting
     checked: dict[str, list[Finding]] = field(default_factory=dict)  # check()'s, per test
+    baseline: _baseline.Baseline | None = None  # --latebind-baseline
+    coverage: _baseline.Coverage = field(default_factory=_baseline.Coverage)  # which tests ran
+    comparison: _baseline.Comparison | None = None  # the findings against the baseline, at the end
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -75,13 +79,22 @@ class Results:
             return
         self.findings = findings = self.collector.merged()
         context, mode = self.context, self.settings.mode
+        comparison = None
+        if self.baseline is not None:
+            comparison = self.comparison = _baseline.compare(
+                self.baseline, findings, context, covered=self.coverage.tests,
+                complete=self.coverage.complete(self.config))
+            if self.baseline.update:
+                self._write("baseline", self.baseline.path,
+                            lambda path: _baseline.write(comparison, findings, context), warn)
         if self.reports.json is not None:
-            self._write("JSON report", self.reports.json, lambda path: json_report.write(path, findings, context),
-                        warn)
+            self._write("JSON report", self.reports.json,
+                        lambda path: json_report.write(path, findings, context, comparison), warn)
         if self.reports.sarif is not None:
             root = source_root(self.config.rootpath)
             self._write("SARIF report", self.reports.sarif,
-                        lambda path: sarif.write(path, findings, context, root=root, mode=mode), warn)
+                        lambda path: sarif.write(path, findings, context, root=root, mode=mode,
+                                                 comparison=comparison), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, _messages
+from .._baseline import Comparison, describe
 from .._findings import Finding
 from .._kinds import Kind, Mode
 from .._messages import Context, call_frames
@@ -104,7 +105,8 @@ def fingerprint(finding: Finding, root: Path) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dict[str, Any]:
+def result(finding: Finding, context: Context, *, root: Path, mode: Mode,
+           comparison: Comparison | None = None) -> dict[str, Any]:
     kind = Kind.STALE_READ if Kind.STALE_READ in finding.kinds else Kind.SHARED_BINDING
     properties: dict[str, Any] = {
         "variable": finding.variable,
@@ -127,6 +129,10 @@ def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dic
         "partialFingerprints": {FINGERPRINT: fingerprint(finding, root)},
         "properties": properties,
     }
+    if comparison is not None:
+        # "unchanged": in the baseline and found again; "new": not in it.
+        out["baselineState"] = "unchanged" if comparison.state(finding) == "known" else "new"
+        properties["qualname"] = finding.qualname
     frames = call_frames(finding, context)
     if frames:
         out["stacks"] = [{
@@ -139,7 +145,14 @@ def result(finding: Finding, context: Context, *, root: Path, mode: Mode) -> dic
     return out
 
 
-def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> dict[str, Any]:
+def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
+           comparison: Comparison | None = None) -> dict[str, Any]:
+    run: dict[str, Any] = {}
+    if comparison is not None:
+        # Entries the run covered and did not find are no "absent" results: a viewer that
+        # ignores baselineState (GitHub code scanning does) would open an alert for each.
+        run["properties"] = {"latebindBaseline": {"file": comparison.baseline.shown,
+                                                  "fixed": [describe(fp) for fp in comparison.fixed]}}
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -149,13 +162,15 @@ def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: M
                                 "rules": rules()}},
             "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
-            "results": [result(f, context, root=root, mode=mode) for f in findings],
+            "results": [result(f, context, root=root, mode=mode, comparison=comparison) for f in findings],
+            **run,
         }],
     }
 
 
-def write(path: Path, findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> None:
-    text = json.dumps(report(findings, context, root=root, mode=mode), indent=2) + "\n"
+def write(path: Path, findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
+          comparison: Comparison | None = None) -> None:
+    text = json.dumps(report(findings, context, root=root, mode=mode, comparison=comparison), indent=2) + "\n"
     write_atomically(path, text)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _messages
+from .._baseline import KNOWN, Comparison
+from .._baseline import describe as describe_entry
 from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
@@ -46,18 +48,46 @@ def one_line(findings: list[Finding], context: Context, failure: str | None) -> 
     return f"{line}; {failure}" if failure else line
 
 
+def baseline_lines(comparison: Comparison, known: list[Finding], context: Context) -> list[str]:
+    """What the baseline made of the run: the known findings (one line each), the fixed entries."""
+    shown = comparison.baseline.shown
+    lines = []
+    if comparison.written is not None:
+        lines.append(f"baseline {shown} written: {_messages.plural(comparison.written, 'entry')}"
+                     .replace("entrys", "entries"))
+    elif known:
+        lines.append(f"known (in the baseline {shown}, not failing): "
+                     f"{_messages.plural(len(known), 'late-binding closure')}")
+        lines.extend(f"  {_messages.one_line(f, context)}" for f in known)
+    if comparison.fixed and comparison.written is None:
+        lines.append(f"fixed: remove from the baseline {shown} (or rewrite it with "
+                     f"--latebind-update-baseline): {_messages.plural(len(comparison.fixed), 'entry')}"
+                     .replace("entrys", "entries"))
+        lines.extend(f"  {describe_entry(fp)}" for fp in comparison.fixed)
+    return lines
+
+
 def summary(reporter: Any, results: Results, failure: str | None) -> None:
     """The summary section; ``failure``: why the session fails, if it does for findings."""
-    findings = results.findings
+    comparison = results.comparison
+    findings, known = results.findings, []
+    if comparison is not None and comparison.written is None:
+        known = [f for f in findings if comparison.state(f) == KNOWN]
+        findings = [f for f in findings if comparison.state(f) != KNOWN]
+    extra = baseline_lines(comparison, known, results.context) if comparison is not None else []
     if reporter.config.get_verbosity() < 0:
         if findings:
             reporter.write_line(one_line(findings, results.context, failure))
+        if extra:
+            reporter.write_line(f"latebind: {extra[0]}")
         return
-    if findings or results.lost_workers:
+    if findings or results.lost_workers or extra:
         reporter.write_sep("=", TITLE)
         for finding in findings:
             for line in describe(finding, results.context):
                 reporter.write_line(line)
+        for line in extra:
+            reporter.write_line(line)
         for worker in results.lost_workers:
             reporter.write_line(f"worker {worker} went down before reporting: closures it found outside "
                                 "tests (at import time) are missing; its tests' findings are above",
