@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from . import _baseline, _verdict
+from . import _baseline, _ignores, _verdict
 from ._findings import Finding
 from ._hookinstall import HookInstall
 from ._messages import Context
@@ -37,6 +37,9 @@ class LatebindRun:
         self.hooks = HookInstall(config, settings, self.warn)
         self.windows = Windows()
         self.results = Results(config, settings, self.context)
+        self.silencer = self.results.silencer = _ignores.Silencer(settings.ignores, self.context, self.warn)
+        self._silenced: dict[str, list[dict[str, str]]] = {}  # per test: what its ignores silenced
+        self._variables: dict[str, set[str]] = {}  # per test: the loop variables of its findings
         if settings.baseline is not None:
             self.results.baseline = _baseline.load(settings.baseline, settings.baseline_shown,
                                                    update=settings.update_baseline)
@@ -151,6 +154,30 @@ class LatebindRun:
         for error in self.errors:
             reporter.write_line(f"ERROR: {error}", red=True, bold=True)
 
+    def silence(self, item: pytest.Item, findings: list[Finding]) -> list[Finding]:
+        """The test's findings that stand; what its ignores silenced is kept for its report."""
+        marker = _ignores.marker_ignore(item.get_closest_marker(MARKER), item.nodeid)
+        self._variables.setdefault(item.nodeid, set()).update(f.variable for f in findings)
+        kept, silenced = self.silencer.split(findings, marker)
+        self._silenced.setdefault(item.nodeid, []).extend(silenced)
+        return kept
+
+    def silenced_in_report(self, item: pytest.Item, report: pytest.TestReport, *, called: bool) -> None:
+        """On the teardown report (xdist forwards it): what was silenced, and a marker's ignores
+        that matched nothing in a test whose call ran (``called``)."""
+        silenced = self._silenced.pop(item.nodeid, [])
+        variables = self._variables.pop(item.nodeid, set())
+        mark = item.get_closest_marker(MARKER)
+        marker = _ignores.marker_ignore(mark, item.nodeid)
+        if silenced:
+            report.latebind_silenced = silenced  # type: ignore[attr-defined]
+        valid = mark is not None and _ignores.check_marker_kwargs(mark.kwargs, MARKER) is None
+        if marker is not None and valid and called and not self.broken:
+            missing = [v for v in marker.variables if v not in variables]
+            if missing:
+                report.latebind_unused = [  # type: ignore[attr-defined]
+                    f"{marker.label}: no finding of {', '.join(missing)} in the test"]
+
     def failing(self, findings: list[Finding]) -> list[Finding]:
         """The findings a verdict is about: not those the baseline knows."""
         baseline = self.results.baseline
@@ -162,8 +189,16 @@ class LatebindRun:
 
 
 def check_marker(item: pytest.Item) -> None:
-    """The marker takes no arguments: say so rather than ignore a factory given to it."""
+    """The marker takes no positional arguments, and only ``ignore=``/``reason=``: say so rather
+    than ignore a factory given to it."""
     marker = item.get_closest_marker(MARKER)
+    if marker is not None and not marker.args and {"ignore", "reason"} & set(marker.kwargs):
+        problem = _ignores.check_marker_kwargs(marker.kwargs, MARKER)
+        if problem is not None:
+            raise TypeError(f"@pytest.mark.{MARKER}: {problem}. The marker switches the checks on for this "
+                            "test; ignore=[names], reason='why' silences findings of those loop variables "
+                            "in it.")
+        return
     if marker is not None and (marker.args or marker.kwargs):
         given = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
         raise TypeError(f"@pytest.mark.{MARKER} takes no arguments, got ({given}). It only switches "

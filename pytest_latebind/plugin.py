@@ -117,9 +117,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
-        findings = run.windows.judge_test(item.stash.get(_WINDOW, None), shared=shared)
+        findings = run.silence(item, run.windows.judge_test(item.stash.get(_WINDOW, None), shared=shared))
         # One finding per (site, variable): check() and the judge may both see one site.
-        item.stash[_FINDINGS] = merged([*findings, *run.results.take_checked(item.nodeid)])
+        item.stash[_FINDINGS] = merged([*findings, *run.silence(item, run.results.take_checked(item.nodeid))])
     if fail:
         error = _verdict.judge_test(run.failing(findings), run.settings.mode, run.context)
         if error is not None:
@@ -131,6 +131,9 @@ def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = Fa
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report: pytest.TestReport = yield
     run = _run(item.config)
+    if run is not None and call.when == "teardown":
+        with run.guard("pytest_runtest_makereport"):
+            run.silenced_in_report(item, report, called=item.stash.get(_CALLED, False))
     findings = item.stash.get(_FINDINGS, [])
     if run is not None and findings and call.when != "setup":
         with run.guard("pytest_runtest_makereport"):
@@ -152,6 +155,7 @@ class _Reports:
         if found:
             self.run.results.add_test_findings(found)
         self.run.results.coverage.ran(report, bool(found))
+        self.run.results.add_silenced(report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         self.run.results.coverage.collected(report)

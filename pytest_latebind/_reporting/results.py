@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from .. import _baseline
+from .. import _baseline, _ignores
 from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
+from .._recorder import WATCHED_FILES
 from . import github, json_report, junit, sarif, xdist
 from .collect import Collector
 from .files import source_root
@@ -42,6 +43,11 @@ class Results:
     baseline: _baseline.Baseline | None = None  # --latebind-baseline
     coverage: _baseline.Coverage = field(default_factory=_baseline.Coverage)  # which tests ran
     comparison: _baseline.Comparison | None = None  # the findings against the baseline, at the end
+    silencer: _ignores.Silencer | None = None  # inline comments, latebind_ignore, markers
+    silenced: list[dict[str, str]] = field(default_factory=list)  # what they silenced, from every test
+    marker_unused: list[str] = field(default_factory=list)  # markers' ignores their tests did not need
+    inline_ignores: set[str] = field(default_factory=set)  # every inline ignore of the watched modules
+    unused: list[str] = field(default_factory=list)  # ignores that matched nothing, at the end
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -57,7 +63,17 @@ class Results:
     def add_outside(self, found: list[Finding]) -> None:
         self.collector.add_outside(found)
 
+    def add_silenced(self, report: Any) -> None:
+        """What a test's ignores silenced, and its marker's unused ones (on its teardown report)."""
+        for record in getattr(report, "latebind_silenced", None) or []:
+            if record not in self.silenced:
+                self.silenced.append(record)
+        for label in getattr(report, "latebind_unused", None) or []:
+            if label not in self.marker_unused:
+                self.marker_unused.append(label)
+
     def worker_down(self, node: Any) -> None:
+        self.inline_ignores.update(xdist.receive_inline_ignores(node))
         found = xdist.receive(node)
         if found is None:
             self.lost_workers.append(xdist.worker_id(node))
@@ -74,11 +90,18 @@ class Results:
 
     # -- writing -------------------------------------------------------------------------
     def write(self, outside: list[Finding], warn: Callable[[str], None]) -> None:
+        inline = _ignores.scan(WATCHED_FILES, self.context)
         if xdist.is_worker(self.config):
-            xdist.send(self.config, outside)
+            xdist.send(self.config, outside, inline)
             return
-        self.findings = findings = self.collector.merged()
+        findings = self.collector.merged()
         context, mode = self.context, self.settings.mode
+        if self.silencer is not None:  # findings outside tests, which no test's verdict silenced
+            findings, silenced = self.silencer.split(findings)
+            self.silenced.extend(s for s in silenced if s not in self.silenced)
+            self.inline_ignores.update(inline)
+            self.unused = self._unused()
+        self.findings = findings
         comparison = None
         if self.baseline is not None:
             comparison = self.comparison = _baseline.compare(
@@ -97,6 +120,16 @@ class Results:
                                                  comparison=comparison), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
+
+    def _unused(self) -> list[str]:
+        """Ignores that matched nothing: a marker's always (its test ran); a comment's or an ini
+        line's only when the whole suite ran (else its test may just not have run)."""
+        used = {record["ignore"] for record in self.silenced}
+        unused = list(self.marker_unused)
+        if self.silencer is not None and self.coverage.complete(self.config):
+            labels = [*sorted(self.inline_ignores), *(i.label for i in self.silencer.ini.values())]
+            unused.extend(label for label in labels if label not in used)
+        return unused
 
     def _write(self, what: str, path: Path, write: Callable[[Path], None], warn: Callable[[str], None]) -> None:
         try:

@@ -67,6 +67,18 @@ def baseline_lines(comparison: Comparison, known: list[Finding], context: Contex
     return lines
 
 
+def ignore_lines(results: Results) -> list[str]:
+    """What the ignores silenced, each with its reason, and the ignores that matched nothing."""
+    lines = []
+    if results.silenced:
+        lines.append(f"silenced: {_messages.plural(len(results.silenced), 'late-binding closure')}")
+        lines.extend(f"  {s['finding']}: {s['ignore']}: {s['reason']}" for s in results.silenced)
+    if results.unused:
+        lines.append(f"unused ignores (they match no finding of this run; remove them): {len(results.unused)}")
+        lines.extend(f"  {label}" for label in results.unused)
+    return lines
+
+
 def summary(reporter: Any, results: Results, failure: str | None) -> None:
     """The summary section; ``failure``: why the session fails, if it does for findings."""
     comparison = results.comparison
@@ -75,11 +87,13 @@ def summary(reporter: Any, results: Results, failure: str | None) -> None:
         known = [f for f in findings if comparison.state(f) == KNOWN]
         findings = [f for f in findings if comparison.state(f) != KNOWN]
     extra = baseline_lines(comparison, known, results.context) if comparison is not None else []
+    extra += ignore_lines(results)
     if reporter.config.get_verbosity() < 0:
         if findings:
             reporter.write_line(one_line(findings, results.context, failure))
-        if extra:
-            reporter.write_line(f"latebind: {extra[0]}")
+        for line in extra:
+            if not line.startswith("  "):  # the headlines, without their lists
+                reporter.write_line(f"latebind: {line}")
         return
     if findings or results.lost_workers or extra:
         reporter.write_sep("=", TITLE)

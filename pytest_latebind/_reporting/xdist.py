@@ -29,9 +29,19 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def send(config: pytest.Config, outside: list[Finding]) -> None:
+def send(config: pytest.Config, outside: list[Finding], inline_ignores: list[str] | None = None) -> None:
+    """``inline_ignores``: the ``# latebind: ignore[...]`` comments of the modules the worker
+    watched (their labels), so that the controller can tell the unused ones."""
     output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
-    output[KEY] = {"version": PAYLOAD_VERSION, "outside": [f.to_dict() for f in outside]}
+    output[KEY] = {"version": PAYLOAD_VERSION, "outside": [f.to_dict() for f in outside],
+                   "inline_ignores": list(inline_ignores or [])}
+
+
+def receive_inline_ignores(node: Any) -> list[str]:
+    output = getattr(node, "workeroutput", None)
+    payload = output.get(KEY) if isinstance(output, dict) else None
+    found = payload.get("inline_ignores") if isinstance(payload, dict) else None
+    return [label for label in found if isinstance(label, str)] if isinstance(found, list) else []
 
 
 def send_active(config: pytest.Config, active: bool) -> None:
