@@ -126,6 +126,7 @@ class LatebindRun:
         """Judge the session's own window, and write (or, on a worker, send) the results."""
         for message in self.hooks.not_combined():
             self._warn_at_end(message)
+        self.silencer.warn = self._warn_at_end  # after the tests: -W error must not hide the summary
         outside = self.windows.judge_session()
         self.results.add_outside(outside)
         self.results.write(outside, self._warn_at_end)
