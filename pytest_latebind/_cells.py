@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _builder, _messages
-from ._compat import source_lines
+from ._compat import LAZY_ANNOTATIONS, source_lines
 from ._errors import LateBindingError
 from ._findings import Finding, describe
 from ._kinds import Kind
@@ -74,7 +74,7 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
     if all(records):
         known = [r for r in records if r is not None]
         return _builder.shared_bindings(known[0].info, known)
-    site, file = _site_of(code)
+    site, file = _site_of(code, group[0])
     if site is None:
         shared = [name for k, name in enumerate(code.co_freevars)
                   if not name.startswith("@") and len({id((f.__closure__ or ())[k]) for f in group}) < len(group)]
@@ -87,20 +87,46 @@ def _check_siblings(code: types.CodeType, group: list[types.FunctionType]) -> li
             "source to find the loops: define the callbacks in a module with a .py file.")
     findings = []
     for variable in site.variables:
-        if variable in code.co_freevars:
-            k = code.co_freevars.index(variable)
+        if any(variable in free for free, _ in _closures(group[0])):
             buckets: dict[int, list[types.CellType]] = {}
             for func in group:
-                cell = (func.__closure__ or ())[k]
-                buckets.setdefault(id(cell), []).append(cell)
+                cell = _cell(func, variable)
+                if cell is not None:
+                    buckets.setdefault(id(cell), []).append(cell)
             for cells in buckets.values():
                 if len(cells) >= 2:
                     findings.append(_unknown_values(site, file, variable, len(cells), read(cells[0])))
-        elif variable in code.co_names:
+        elif variable in _names(group[0]):
             namespace = group[0].__globals__
             value = namespace.get(variable, UNBOUND)
             findings.append(_unknown_values(site, file, variable, len(group), value))
     return findings
+
+
+def _closures(func: types.FunctionType) -> list[tuple[tuple[str, ...], tuple[types.CellType, ...]]]:
+    """The free names and cells of ``func``, and from 3.14 of its ``__annotate__``: the
+    annotations of a def are a closure of their own, evaluated when first asked for."""
+    found = [(func.__code__.co_freevars, func.__closure__ or ())]
+    annotate = getattr(func, "__annotate__", None) if LAZY_ANNOTATIONS else None
+    if isinstance(annotate, types.FunctionType):
+        found.append((annotate.__code__.co_freevars, annotate.__closure__ or ()))
+    return found
+
+
+def _cell(func: types.FunctionType, variable: str) -> types.CellType | None:
+    for free, cells in _closures(func):
+        if variable in free:
+            return cells[free.index(variable)]
+    return None
+
+
+def _names(func: types.FunctionType) -> set[str]:
+    """The globals ``func`` reads, its annotations' included (3.14)."""
+    names = set(func.__code__.co_names)
+    annotate = getattr(func, "__annotate__", None) if LAZY_ANNOTATIONS else None
+    if isinstance(annotate, types.FunctionType):
+        names |= set(annotate.__code__.co_names)
+    return names
 
 
 def _unknown_values(site: Site, file: str, variable: str, closures: int, now: Any) -> Finding:
@@ -111,7 +137,7 @@ def _unknown_values(site: Site, file: str, variable: str, closures: int, now: An
 _sites_by_file: dict[str, list[Site]] = {}
 
 
-def _site_of(code: types.CodeType) -> tuple[Site | None, str]:
+def _site_of(code: types.CodeType, func: types.FunctionType) -> tuple[Site | None, str]:
     """The site that compiled to ``code``, found by name and line in its module's source.
 
     None when there is no source; a site with no variables when the code is no site.
@@ -127,7 +153,7 @@ def _site_of(code: types.CodeType) -> tuple[Site | None, str]:
         except (SyntaxError, ValueError):
             return None, file
         sites = _sites_by_file[file] = [site for site, _ in find_sites(tree, [ln.rstrip("\n") for ln in lines])]
-    names = set(code.co_freevars) | set(code.co_names)
+    names = {name for free, _ in _closures(func) for name in free} | _names(func)
     # A decorated def's code starts at its first decorator, above the def itself.
     candidates = [site for site in sites if site.name == code.co_name and site.line >= code.co_firstlineno
                   and (site.line == code.co_firstlineno or site.kind.endswith("def"))

@@ -32,11 +32,11 @@ FINGERPRINT = "latebindSite/v1"
 
 _RULES: dict[Kind, dict[str, Any]] = {
     Kind.STALE_READ: {
-        "name": "LateBindingStaleCall",
-        "short": "A closure made in a loop was called after the loop rebound its variable.",
+        "name": "LateBindingStaleRead",
+        "short": "A closure made in a loop read its loop variable after the loop rebound it.",
         "full": "A lambda, def or async def made inside a loop reads the loop variable when it "
-                "runs, not when it was made. A closure made here was called while the variable "
-                "held a later value than the one it was made with: it computed with the wrong value.",
+                "runs, not when it was made. A closure made here read the variable while it held "
+                "a later value than the one the closure was made with: it computed with the wrong value.",
     },
     Kind.SHARED_BINDING: {
         "name": "LateBindingSharedBinding",
