@@ -9,7 +9,9 @@ One AST change per mutant (``tools/mutate_ops.py``), run against every test that
 its line, subprocess runs included: a coverage run of the whole suite labels each line with
 the tests that reach it (``tools/mutate_env.py``).  Everything happens in an export of one
 revision, never the working tree; a baseline run of the unmutated snapshot and a sanity
-mutant that must be killed guard the measurement.  Mutmut and cosmic-ray were not used:
+mutant that must be killed guard the measurement.  Every mutant is bounded: each of its tests
+by a few times its own unmutated time, all of them by ``--timeout`` (a mutant past either is a
+TIMEOUT, counted as killed; see ``_limit`` and ``_test_limits``).  Mutmut and cosmic-ray were not used:
 cosmic-ray runs one whole-suite command per mutant (90 s here, hours for the core) in the
 working tree, and mutmut's test selection sees only its own process, while most of this
 suite's verdicts happen in pytester subprocesses.  ``docs/contributing.md`` says how to read
@@ -64,11 +66,12 @@ class Worker:
         self.proc = subprocess.Popen([str(python), str(ROOT / "tools" / "mutate_worker.py")], cwd=copy,
                                      env=environment(copy), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self, module: str, text: str | None, tests: list[str], timeout: float, name: str) -> dict[str, Any]:
+    def run(self, module: str, text: str | None, tests: list[str], timeout: float, name: str,
+            test_limits: dict[str, float] | None = None) -> dict[str, Any]:
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         request = {"file": str(self.copy / module), "text": text, "tests": tests, "timeout": timeout,
-                   "log": str(self.logs / f"{name}.log")}
+                   "test_limits": test_limits or {}, "log": str(self.logs / f"{name}.log")}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline()
@@ -85,7 +88,8 @@ class Worker:
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     started, t0 = datetime.now(timezone.utc), time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="latebind-mutate-"))
+    # Not named after the project: tests look for the plugin's name in output that shows paths.
+    work = Path(tempfile.mkdtemp(prefix="mutation-run-"))
     print(f"work directory: {work}", flush=True)
     try:
         return _measure(args, argv, work, started, t0)
@@ -100,9 +104,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--report", default=str(ROOT / "docs" / "mutation.md"), help="Markdown report path")
     parser.add_argument("--json", help="also write every result as JSON here")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (one snapshot each)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="least seconds a mutant's tests may take (the limit is the larger of this and "
-                             "three times their unmutated time plus 20 s); a mutant over it counts as killed")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="the most seconds a mutant's tests may take together (default 300; the limit is "
+                             "three times their unmutated time plus 20 s when that is less, and never less than "
+                             "their unmutated time plus half and 60 s, so a slow survivor is not cut); each "
+                             "test also stops at three times its own and its file's longest unmutated time "
+                             "plus 10 s. A mutant over either limit counts as TIMEOUT, killed")
     parser.add_argument("--rev", default="HEAD", help="the git revision to measure (default: HEAD, read once)")
     parser.add_argument("--match", action="append", default=[],
                         help="only mutants whose key or file:line contains this text (repeatable)")
@@ -194,8 +201,29 @@ def _tests_for(m: Mutant, lines: dict[str, dict[int, set[str]]], durations: dict
     return sorted(chosen, key=lambda t: (durations.get(t, 0.0), t))
 
 
-def _limit(tests: list[str], durations: dict[str, float], floor: float) -> float:
-    return max(floor, 3 * sum(durations.get(t, 1.0) for t in tests) + 20)
+def _limit(tests: list[str], durations: dict[str, float], cap: float) -> float:
+    """Seconds the mutant's whole run may take: three times the unmutated time plus 20 s, at most
+    ``cap``, but never so little that the unmutated tests would not fit (a survivor runs them all,
+    and a survivor cut short would count as killed)."""
+    unmutated = sum(durations.get(t, 1.0) for t in tests)
+    return max(min(cap, 3 * unmutated + 20), 1.5 * unmutated + 60)
+
+
+def _test_limits(tests: list[str], durations: dict[str, float]) -> dict[str, float]:
+    """Seconds each test may take under a mutant: three times its unmutated time and the longest
+    of its file's, plus 10 s.
+
+    A module-scoped fixture (a corpus run) is paid by whichever of the file's tests runs first,
+    and the mutant's order (fastest first) is not the coverage run's: the file's longest test
+    bounds what that can add.  The durations come from the coverage run, itself slower than a
+    plain one, so an unchanged test stays well inside its limit; a test the mutant sends into a
+    loop stops in seconds, not after the whole budget.
+    """
+    longest: dict[str, float] = {}
+    for test, seconds in durations.items():
+        file = test.split("::")[0]
+        longest[file] = max(longest.get(file, 0.0), seconds)
+    return {t: 3 * (durations[t] + longest[t.split("::")[0]]) + 10 for t in tests if t in durations}
 
 
 def _guard(worker: Worker, copy: Path, plan: list[tuple[Mutant, str, list[str]]],
@@ -224,7 +252,7 @@ def _guard(worker: Worker, copy: Path, plan: list[tuple[Mutant, str, list[str]]]
 
 
 def _run_all(workers: list[Worker], plan: list[tuple[Mutant, str, list[str]]], durations: dict[str, float],
-             floor: float, equivalents: dict[str, str], copy: Path) -> list[Result]:
+             cap: float, equivalents: dict[str, str], copy: Path) -> list[Result]:
     free = list(workers)
     lock = threading.Lock()
     done = [0]
@@ -242,7 +270,8 @@ def _run_all(workers: list[Worker], plan: list[tuple[Mutant, str, list[str]]], d
                 worker = free.pop()
             try:
                 name = f"{m.module.replace('/', '_')}-{m.line}-{m.col}-{m.operator}-{m.occurrence}"
-                answer = worker.run(m.module, text, tests, _limit(tests, durations, floor), name)
+                answer = worker.run(m.module, text, tests, _limit(tests, durations, cap), name,
+                                    _test_limits(tests, durations))
             finally:
                 with lock:
                     free.append(worker)

@@ -7,8 +7,15 @@ runs ``pytest.main`` on the mutated snapshot.  The parent writes the mutant's te
 fork and the original back after, enforces the timeout on the child's whole process group
 (its tests' subprocesses included), and answers with one JSON line per request.
 
+Two limits bound a mutant.  The parent kills the child's process group when the whole run
+exceeds ``timeout``.  The child itself gives each test ``test_limits[node id]`` seconds (setup,
+call and teardown): a ``SIGALRM`` past it writes the test's name to the log and ends the child
+with exit code ``TIMEOUT_EXIT``, so a mutant that hangs one test is stopped after a few times
+that test's own time, not after the whole budget; the parent then ends what the test started.
+
 Requests on stdin, one JSON object a line: ``file``, ``text`` (the mutated source, or null
-for none), ``tests``, ``timeout`` (seconds), ``log`` (the child's output goes there).
+for none), ``tests``, ``timeout`` (seconds), ``test_limits`` (optional: seconds per node id),
+``log`` (the child's output goes there).
 """
 
 from __future__ import annotations
@@ -29,6 +36,33 @@ for _name in ("_pytest.pytester", "hypothesis", "xdist", "execnet", "jsonschema"
         __import__(_name)
 
 ARGS = ["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE"]
+TIMEOUT_EXIT = 124  # the child's exit code when one test ran past its own limit
+
+
+class _TestLimits:
+    """A pytest plugin: each test that has a limit gets ``SIGALRM`` when it runs past it."""
+
+    def __init__(self, limits: dict[str, float], log: int) -> None:
+        self.limits, self.log = limits, log  # the log's own descriptor: pytest captures fd 2
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        limit = self.limits.get(item.nodeid)
+        if limit is None:
+            yield
+            return
+
+        def expired(signum: int, frame: Any) -> None:
+            os.write(self.log, f"\nmutate: {item.nodeid} ran past its limit of {limit:.0f}s\n".encode())
+            os._exit(TIMEOUT_EXIT)
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +78,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             os.setpgid(0, 0)
             _child(request)
         timed_out, rc = _wait(pid, float(request["timeout"]))
+        if rc == TIMEOUT_EXIT:  # one test ran past its own limit: end what it started
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
     finally:
         path.write_bytes(original)
     return {"rc": rc, "timeout": timed_out, "seconds": round(time.monotonic() - start, 2)}
@@ -56,7 +94,8 @@ def _child(request: dict[str, Any]) -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         sys.dont_write_bytecode = True
-        rc = int(pytest.main([*ARGS, *request["tests"]]))
+        plugins = [_TestLimits(request["test_limits"], fd)] if request.get("test_limits") else []
+        rc = int(pytest.main([*ARGS, *request["tests"]], plugins=plugins))
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
