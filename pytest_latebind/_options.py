@@ -38,6 +38,9 @@ class Settings:
     baseline_shown: str = ""  # the baseline path as the user gave it, for messages
     update_baseline: bool = False  # write the baseline from this run's findings
     ignores: tuple[str, ...] = ()  # latebind_ignore lines: "path::qualname:variable  reason"
+    modules_option: str = "latebind_modules"  # where ``modules`` came from, for messages
+    report_option: str = "--latebind-report"  # ... ``report``: the flag, or "latebind_report (ini)"
+    sarif_option: str = "--latebind-sarif"
 
 
 def _bool(text: str) -> bool:
@@ -141,10 +144,23 @@ def read_settings(config: pytest.Config) -> Settings:
             return cli
         try:
             return convert(config.getini(ini))
-        except (argparse.ArgumentTypeError, ValueError) as exc:  # getini raises ValueError for bools
-            raise pytest.UsageError(f"ini option {ini}: {exc}") from None
+        # getini raises ValueError (pytest < 9) or UsageError (9) for a bad bool, without its name
+        except (argparse.ArgumentTypeError, ValueError, pytest.UsageError) as exc:
+            where = f" in {config.inipath}" if config.inipath is not None else ""
+            raise pytest.UsageError(f"ini option {ini}{where}: {_ini_problem(exc)}") from None
+
+    for dest, flag in (("latebind_report", "--latebind-report"), ("latebind_sarif", "--latebind-sarif"),
+                       ("latebind_baseline", "--latebind-baseline")):
+        given = getattr(config.option, dest, None)
+        if given is None:
+            given = getattr(namespace, dest, None)
+        if given is not None and not str(given).strip():
+            example = {"latebind_sarif": "latebind.sarif", "latebind_baseline": "latebind-baseline.json"}
+            raise pytest.UsageError(f"{flag}= is an empty path: give the file to write, e.g. "
+                                    f"{flag}={example.get(dest, 'latebind.json')}, or leave the option out")
 
     modules = pick("latebind_modules", "latebind_modules", lambda raw: _modules(",".join(raw)))
+    modules_cli = getattr(config.option, "latebind_modules", None) or getattr(namespace, "latebind_modules", None)
     report = pick("latebind_report", "latebind_report", str)
     sarif = pick("latebind_sarif", "latebind_sarif", str)
     baseline_shown = getattr(config.option, "latebind_baseline", None) or getattr(namespace, "latebind_baseline", None)
@@ -172,20 +188,59 @@ def read_settings(config: pytest.Config) -> Settings:
         baseline_shown=baseline_shown,
         update_baseline=update,
         ignores=tuple(line for line in config.getini("latebind_ignore") if line.strip()),
+        modules_option="--latebind-modules" if modules_cli is not None else "latebind_modules (ini)",
+        report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
+        sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )
+
+
+def _source(config: pytest.Config, namespace: Any, dest: str, flag: str) -> str:
+    """The flag when the command line gave the option, else the ini key: what messages name."""
+    given = getattr(config.option, dest, None)
+    if given is None:
+        given = getattr(namespace, dest, None)
+    return flag if given is not None else f"{dest} (ini)"
+
+
+def _ini_problem(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith("invalid truth value"):
+        return f"{text}; expected true or false (yes/no, on/off, 1/0)"
+    return text
+
+
+def check_distinct_paths(paths: dict[str, Path | None]) -> None:
+    """Two reports (or a report and the baseline, or ``--junitxml``) at one path would overwrite
+    each other at the end of the run: say so before it starts."""
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise pytest.UsageError(f"{seen[key]} and {option} both name {path}: each report is "
+                                    "written to its own file, and one would overwrite the other; "
+                                    "give them different paths")
+        seen[key] = option
 
 
 def check_report_path(path: Path, base: Path, option: str = "--latebind-report") -> Path:
     """Resolve the report path against the invocation directory (as ``--junitxml`` is),
-    failing early, not after the run, when it cannot be written."""
+    failing early, not after the run, when it cannot be written.  ``option`` is what the
+    messages name: the flag, or the ini key (``latebind_report (ini)``)."""
+    shown = f"{option}={path}" if option.startswith("--") else f"ini option {option.removesuffix(' (ini)')} = {path}"
     target = path if path.is_absolute() else base / path
     parent = target.parent
     if target.is_dir():
-        raise pytest.UsageError(f"{option}={path}: {target} is a directory; name a file")
+        raise pytest.UsageError(f"{shown}: {target} is a directory; name a file")
+    above = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise pytest.UsageError(f"{shown}: {above} is a file, not a directory, so nothing can "
+                                "be written under it; choose another path")
     if not parent.is_dir():
-        raise pytest.UsageError(f"{option}={path}: the directory {parent} does not exist; "
+        raise pytest.UsageError(f"{shown}: the directory {parent} does not exist; "
                                 "create it or choose another path")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise pytest.UsageError(f"{option}={path}: {target} is not writable; "
+        raise pytest.UsageError(f"{shown}: {target} is not writable; "
                                 "choose a path you can write to")
     return target

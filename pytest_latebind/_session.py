@@ -11,6 +11,7 @@ into these; nothing here is a hook.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +19,18 @@ from typing import Any
 
 import pytest
 
-from . import _baseline, _ignores, _verdict
+from . import _baseline, _ignores, _messages, _pytest_compat, _verdict
 from ._findings import Finding
 from ._hookinstall import HookInstall
 from ._messages import Context
-from ._options import MARKER, Settings, check_report_path, read_settings
-from ._reporting import junit, xdist
+from ._options import MARKER, Settings, check_distinct_paths, check_report_path, read_settings
+from ._reporting import junit, watched, xdist
 from ._reporting.results import Reports, Results
 from ._warnings import LatebindPluginWarning
 from ._windows import Windows
+
+# The test case that stands for the findings made outside any test (see report_session_failure).
+SESSION_NODEID = "latebind::import-time"
 
 
 class LatebindRun:
@@ -62,8 +66,13 @@ class LatebindRun:
         """Report paths fail early, before the tests run, when they cannot be written."""
         base, settings = self.config.invocation_params.dir, self.settings
         self.results.reports = Reports(
-            json=check_report_path(settings.report, base) if settings.report is not None else None,
-            sarif=check_report_path(settings.sarif, base, "--latebind-sarif") if settings.sarif is not None else None)
+            json=check_report_path(settings.report, base, settings.report_option) if settings.report else None,
+            sarif=check_report_path(settings.sarif, base, settings.sarif_option) if settings.sarif else None)
+        junitxml = getattr(self.config.option, "xmlpath", None)
+        check_distinct_paths({settings.report_option: self.results.reports.json,
+                              settings.sarif_option: self.results.reports.sarif,
+                              "--latebind-baseline": settings.baseline,
+                              "--junitxml": base / os.path.expanduser(junitxml) if junitxml else None})
         reason = junit.family_warning(self.config, settings.junit_properties)
         if reason and not xdist.is_worker(self.config):
             self.warn(reason)
@@ -92,7 +101,10 @@ class LatebindRun:
                 return  # warned already: stay quiet for the rest of the run
             self.broken = True
             self.windows.stop()
-            self.warn(f"internal error in {where}: {type(exc).__name__}: {exc}. Late-binding checks "
+            # An exception's text may hold a user's value (a KeyError's key): not with values hidden.
+            said = f"{type(exc).__name__}: {exc}" if self.settings.show_values else \
+                f"{type(exc).__name__} (its message is not shown: latebind_show_values = false)"
+            self.warn(f"internal error in {where}: {said}. Late-binding checks "
                       "are off for the rest of this run; your test results stand. Please report this.")
 
     # -- tests --------------------------------------------------------------------------
@@ -135,6 +147,10 @@ class LatebindRun:
         elif not (self.in_use() or self.active_workers or self.results.findings):
             # Installed but not used: a crashed worker lost nothing of ours, so say nothing.
             self.results.lost_workers.clear()
+        elif self.settings.modules and not self.broken and (self.hooks.hook is not None or self.active_workers):
+            # A typo in latebind_modules must not silently watch nothing.
+            for name in watched.unmatched(self.settings.modules, self.results.watched.modules):
+                self._warn_at_end(watched.why_unmatched(name, self.settings.modules_option))
 
     def _warn_at_end(self, message: str) -> None:
         """After the tests, a warning that ``-W error`` makes an error is not a traceback
@@ -149,10 +165,12 @@ class LatebindRun:
         no tests) but one of our warnings was turned into an error at the end."""
         if self.errors and status in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             return pytest.ExitCode.USAGE_ERROR
+        if self.results.write_errors and status in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return pytest.ExitCode.TESTS_FAILED  # a report CI reads is missing: not a pass
         return status
 
     def show_errors(self, reporter: Any) -> None:
-        for error in self.errors:
+        for error in [*self.errors, *self.results.write_errors]:
             reporter.write_line(f"ERROR: {error}", red=True, bold=True)
 
     def silence(self, item: pytest.Item, findings: list[Finding]) -> list[Finding]:
@@ -179,10 +197,37 @@ class LatebindRun:
                 report.latebind_unused = [  # type: ignore[attr-defined]
                     f"{marker.label}: no finding of {', '.join(missing)} in the test"]
 
+    def watched_shown(self) -> watched.Watched | None:
+        """What the summary line says was watched: with --latebind always, in a marker-only run
+        when the plugin was used (a marked test, an installed hook, an active xdist worker)."""
+        if self.broken or not (self.settings.enabled or self.watched_tests or self.active_workers):
+            return None
+        return self.results.watched
+
     def failing(self, findings: list[Finding]) -> list[Finding]:
         """The findings a verdict is about: not those the baseline knows."""
         baseline = self.results.baseline
         return findings if baseline is None else baseline.new(findings, self.context)
+
+    def report_session_failure(self) -> None:
+        """Import-time findings that fail the session, counted where CI looks: one failed test
+        case, ``latebind::import-time``, in the terminal's counts and short summary and in the
+        ``--junitxml`` file (its suite's ``failures``), next to the exit status."""
+        failure = self.session_failure()
+        if failure is None or xdist.is_worker(self.config):
+            return
+        outside = [f for f in self.failing(self.results.findings) if f.outside_tests and not f.tests]
+        text = f"{failure}\n\n{_messages.messages(outside, self.context)}"
+        where = (SESSION_NODEID, None, SESSION_NODEID)
+        reports = [pytest.TestReport(SESSION_NODEID, where, {}, "failed", text, "call"),
+                   pytest.TestReport(SESSION_NODEID, where, {}, "passed", None, "teardown")]
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and hasattr(reporter, "stats"):
+            reporter.stats.setdefault("failed", []).append(reports[0])
+        xml = _pytest_compat.junit_xml(self.config, self.warn)
+        if xml is not None:
+            for report in reports:
+                xml.pytest_runtest_logreport(report)
 
     def session_failure(self) -> str | None:
         return _verdict.session_failure(self.failing(self.results.findings), self.settings.mode,

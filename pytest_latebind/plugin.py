@@ -179,6 +179,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     with run.guard("pytest_sessionfinish"):
         run.results.coverage.end(session, exitstatus)
         run.finish()
+        run.report_session_failure()
     session.exitstatus = run.exit_status(_verdict.exit_status(session.exitstatus, run.session_failure()))
 
 
@@ -186,7 +187,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = _run(config)
     if run is not None:
         with run.guard("pytest_terminal_summary"):
-            terminal.summary(terminalreporter, run.results, run.session_failure())
+            terminal.summary(terminalreporter, run.results, run.session_failure(), run.watched_shown())
             for line in run.results.annotations():
                 terminalreporter.write_line(line)
             run.show_errors(terminalreporter)

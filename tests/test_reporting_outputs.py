@@ -252,6 +252,8 @@ def test_terminal(runs: dict[str, Run], mode: str) -> None:
         "    3 closures: created with host='db', 'cache', 'api'; the closure made with host='db' read host='api' "
         f"at scheduler/health.py:{HEALTH_READ[0]}",
         f"    tests: {HOST_TEST}",
+        # What was watched (issue 12): the example's 2 packages' modules, its tests, the probe.
+        "latebind: 5 modules watched, 2 closure sites, 2 run; 2 late-binding closures",
     ]
     # The import-time finding was also hit by a test, which failed for it: no extra reason.
     assert "the session fails" not in run.stdout

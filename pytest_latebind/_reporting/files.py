@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,12 @@ def write_atomically(path: Path, text: str) -> None:
     ``--junitxml`` writes: the new file replaces the link's target, never the link.
     """
     path = Path(os.path.realpath(path))
+    mode = _mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp makes the file 0600; a report is a file like any other (a CI step running
+        # as another user uploads it): the permissions open() would give it, or the old file's.
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
         os.replace(tmp, path)
@@ -25,6 +30,17 @@ def write_atomically(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _mode(path: Path) -> int:
+    """The permission bits of the file at ``path``, or of a new file under the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    umask = os.umask(0o022)  # read it: os.umask is the only way, and puts it back right away
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def source_root(rootdir: Path) -> Path:

@@ -19,6 +19,7 @@ from .._recorder import WATCHED_FILES
 from . import github, json_report, junit, sarif, xdist
 from .collect import Collector
 from .files import source_root
+from .watched import Watched
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Results:
     marker_unused: list[str] = field(default_factory=list)  # markers' ignores their tests did not need
     inline_ignores: set[str] = field(default_factory=set)  # every inline ignore of the watched modules
     unused: list[str] = field(default_factory=list)  # ignores that matched nothing, at the end
+    watched: Watched = field(default_factory=Watched)  # modules, sites, sites run (every process's)
+    write_errors: list[str] = field(default_factory=list)  # reports that could not be written
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -74,6 +77,7 @@ class Results:
 
     def worker_down(self, node: Any) -> None:
         self.inline_ignores.update(xdist.receive_inline_ignores(node))
+        self.watched.add_payload(xdist.receive_part(node, "watched"))
         found = xdist.receive(node)
         if found is None:
             self.lost_workers.append(xdist.worker_id(node))
@@ -91,8 +95,9 @@ class Results:
     # -- writing -------------------------------------------------------------------------
     def write(self, outside: list[Finding], warn: Callable[[str], None]) -> None:
         inline = _ignores.scan(WATCHED_FILES, self.context)
+        self.watched.collect(self.context)
         if xdist.is_worker(self.config):
-            xdist.send(self.config, outside, inline)
+            xdist.send(self.config, outside, inline, self.watched.to_payload())
             return
         findings = self.collector.merged()
         context, mode = self.context, self.settings.mode
@@ -134,8 +139,10 @@ class Results:
     def _write(self, what: str, path: Path, write: Callable[[Path], None], warn: Callable[[str], None]) -> None:
         try:
             write(path)
-        except OSError as exc:  # the disk, not a bug of ours: say so, and keep the results
-            warn(f"could not write the {what} to {path}: {exc}; the test results stand")
+        except OSError as exc:  # the disk, not a bug of ours; but CI would miss the report: fail
+            self.write_errors.append(f"pytest-latebind: could not write the {what} to {path}: "
+                                     f"{exc.strerror or exc}; the run fails so that CI does not go "
+                                     "on without it. Check the path and the free space")
         else:
             self.written.append((what, path))
 

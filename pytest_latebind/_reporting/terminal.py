@@ -15,6 +15,7 @@ from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
 from .results import Results
+from .watched import Watched
 
 TITLE = "late-binding closures"
 _TESTS_SHOWN = 5
@@ -79,8 +80,26 @@ def ignore_lines(results: Results) -> list[str]:
     return lines
 
 
-def summary(reporter: Any, results: Results, failure: str | None) -> None:
-    """The summary section; ``failure``: why the session fails, if it does for findings."""
+def watched_line(watched: Watched, findings: int, known: int, silenced: int) -> str:
+    """``latebind: 4 modules watched, 17 closure sites, 2 run; no findings``."""
+    found = _messages.plural(findings, "late-binding closure") if findings else "no findings"
+    if known:
+        found += f", {known} known (in the baseline)"
+    if silenced:
+        found += f", {silenced} silenced"
+    return f"latebind: {watched.counts()}; {found}"
+
+
+def watched_modules(watched: Watched) -> list[str]:
+    """``-v``: the modules watched, one a line."""
+    if not watched.modules:
+        return ["watched modules: none (no module under the watch was imported by this run)"]
+    return ["watched modules:", *(f"  {name}" for name in sorted(watched.modules))]
+
+
+def summary(reporter: Any, results: Results, failure: str | None, watched: Watched | None = None) -> None:
+    """The summary section; ``failure``: why the session fails, if it does for findings;
+    ``watched``: what the run watched, for the line that says it (None: not said)."""
     comparison = results.comparison
     findings, known = results.findings, []
     if comparison is not None and comparison.written is None:
@@ -88,15 +107,22 @@ def summary(reporter: Any, results: Results, failure: str | None) -> None:
         findings = [f for f in findings if comparison.state(f) != KNOWN]
     extra = baseline_lines(comparison, known, results.context) if comparison is not None else []
     extra += ignore_lines(results)
+    said = (watched_line(watched, len(findings), len(known), len(results.silenced))
+            if watched is not None else None)
     if reporter.config.get_verbosity() < 0:
         if findings:
             reporter.write_line(one_line(findings, results.context, failure))
         for line in extra:
             if not line.startswith("  "):  # the headlines, without their lists
                 reporter.write_line(f"latebind: {line}")
+        if said is not None and not findings:
+            reporter.write_line(said)
         return
-    if findings or results.lost_workers or extra:
+    if findings or results.lost_workers or extra or said is not None:
         reporter.write_sep("=", TITLE)
+        if watched is not None and reporter.config.get_verbosity() > 0:
+            for line in watched_modules(watched):
+                reporter.write_line(line)
         for finding in findings:
             for line in describe(finding, results.context):
                 reporter.write_line(line)
@@ -106,6 +132,8 @@ def summary(reporter: Any, results: Results, failure: str | None) -> None:
             reporter.write_line(f"worker {worker} went down before reporting: closures it found outside "
                                 "tests (at import time) are missing; its tests' findings are above",
                                 yellow=True)
+        if said is not None:
+            reporter.write_line(said)
         if failure:
             reporter.write_line(failure, red=True, bold=True)
     for label, path in results.written:

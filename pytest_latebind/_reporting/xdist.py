@@ -29,12 +29,23 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def send(config: pytest.Config, outside: list[Finding], inline_ignores: list[str] | None = None) -> None:
+def send(config: pytest.Config, outside: list[Finding], inline_ignores: list[str] | None = None,
+         watched: dict[str, Any] | None = None, explained: list[dict[str, Any]] | None = None) -> None:
     """``inline_ignores``: the ``# latebind: ignore[...]`` comments of the modules the worker
-    watched (their labels), so that the controller can tell the unused ones."""
+    watched (their labels), so that the controller can tell the unused ones; ``watched``: what
+    it watched (``Watched.to_payload``); ``explained``: its ``--latebind-explain`` entries of
+    closures made outside tests."""
     output: dict[str, Any] = config.workeroutput  # type: ignore[attr-defined]
     output[KEY] = {"version": PAYLOAD_VERSION, "outside": [f.to_dict() for f in outside],
-                   "inline_ignores": list(inline_ignores or [])}
+                   "inline_ignores": list(inline_ignores or []), "watched": watched or {},
+                   "explained": list(explained or [])}
+
+
+def receive_part(node: Any, name: str) -> Any:
+    """One part of a worker's payload (``watched``, ``explained``), or None."""
+    output = getattr(node, "workeroutput", None)
+    payload = output.get(KEY) if isinstance(output, dict) else None
+    return payload.get(name) if isinstance(payload, dict) else None
 
 
 def receive_inline_ignores(node: Any) -> list[str]:
