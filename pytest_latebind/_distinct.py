@@ -38,9 +38,11 @@ from hypothesis.errors import InvalidArgument
 from . import _cells, _hypothesis_compat, _messages
 from ._errors import LateBindingError
 from ._findings import Finding, describe
+from ._findings import describe as _describe
 from ._judge import judge
 from ._recorder import RECORDER, Window
 from ._values import short_repr
+from ._values import short_repr as _short_repr
 from .strategies import DEFAULT_MAX_SIZE, loop_ranges, loop_values
 
 _T = TypeVar("_T")
@@ -48,6 +50,7 @@ _ASYNCIO = os.path.dirname(asyncio.__file__)
 
 # How much of a failing example's loop values a message shows.
 _MAX_SHOWN = 200
+_HIDDEN = "<hidden>"  # a value, with latebind_show_values = false
 
 
 @dataclass
@@ -101,9 +104,10 @@ def assert_distinct(
     if min_size is None:  # one callback is a test only when expected= says what it must return
         min_size = 1 if expected is not None else 2
     call_args, call_kwargs = _check_arguments(factory, args, kwargs, values, key, min_size,
-                                              max_size, expected, settings)
+                                              max_size, expected, settings, context.show_values)
     name = _name(factory)
-    example = _Example(factory, name, call_args, call_kwargs, key, expected)
+    example = _Example(factory, name, call_args, call_kwargs, key, expected, show_values=context.show_values,
+                       own_values=values is not None)
     strategy = _strategy(values, min_size, max_size)
     if currently_in_test_context():
         # Inside @given (or find, or a state machine): Hypothesis tests do not nest (a nested
@@ -257,14 +261,20 @@ class _Example:
 
     def __init__(self, factory: Callable[[Any], Any], name: str, args: tuple[Any, ...],
                  kwargs: dict[str, Any], key: Callable[[Any], Any] | None,
-                 expected: Callable[[int, Any, Any], Any] | None) -> None:
+                 expected: Callable[[int, Any, Any], Any] | None, *, show_values: bool = True,
+                 own_values: bool = False) -> None:
         self.factory = factory
+        # Values hidden (latebind_show_values = false): no repr of an argument, a result, a key
+        # or (drawn from the user's values=) a loop value appears in a message; not truncated
+        # either, which would keep a secret's first characters.
+        self.show_values = show_values
+        self.own_values = own_values
         self.name = name
         self.args = args
         self.kwargs = kwargs
         self.key = key
         self.expected = expected
-        self.shown_args = _show_call(args, kwargs)
+        self.shown_args = _show_call(args, kwargs) if show_values else _HIDDEN
         # Where the current example is: a stage, the callback's index, and what it needs.
         self.stage = ""
         self.call = ""
@@ -274,7 +284,8 @@ class _Example:
     def run(self, loop: Any) -> None:
         __tracebackhide__ = True
         elements = list(loop)  # before the factory runs: it may consume or change them
-        self.call = call = f"{self.name}({_show(loop)})"
+        shown = _show(loop) if self.show_values or not self.own_values else _HIDDEN
+        self.call = call = f"{self.name}({shown})"
         self.stage = "factory"
         made = self.factory(loop)
         self.stage = ""
@@ -356,8 +367,8 @@ class _Example:
             problem = _misfit(subject, self.args, self.kwargs)
             if problem is not None:
                 return TypeError(
-                    f"latebind.assert_distinct(): args={self.args!r}"
-                    + (f", kwargs={self.kwargs!r}" if self.kwargs else "")
+                    f"latebind.assert_distinct(): args={self.r(self.args)}"
+                    + (f", kwargs={self.r(self.kwargs)}" if self.kwargs else "")
                     + f" do not fit callback {k} of {call}, {_where(subject)}: {problem}; pass "
                     "args= and kwargs= that every callback accepts")
         note = {
@@ -368,12 +379,23 @@ class _Example:
             "awaiting": f"raised while awaiting what callback {k} of {call} returned, called "
                         f"with {self.shown_args} (latebind.assert_distinct() awaits each "
                         "callback's coroutine in a fresh asyncio event loop)",
-            "key": f"raised by key({short_repr(subject)}), on the result of callback {k} of {call}",
+            "key": f"raised by key({self.r(subject)}), on the result of callback {k} of {call}",
             "expected": f"raised by expected({k}, ...), for callback {k} of {call}",
         }.get(stage)
         if note is not None:
             _note(exc, note)
         return exc
+
+    def r(self, value: Any, *, loop: bool = False) -> str:
+        """A value as a message shows it: its short repr, or nothing of it when values are hidden
+        (a loop value of the default ranges is ours, not the user's: shown)."""
+        if self.show_values or (loop and not self.own_values):
+            return short_repr(value)
+        return _HIDDEN
+
+    def d(self, value: Any) -> str:
+        """A value and its type (:func:`describe`), or only its type when values are hidden."""
+        return describe(value) if self.show_values else f"{_HIDDEN} ({type(value).__name__})"
 
     def _callbacks(self, made: Any, call: str, count: int) -> list[Any]:
         __tracebackhide__ = True
@@ -384,7 +406,7 @@ class _Example:
                             "the factory must return them (a list, tuple, dict or any iterable) "
                             "- is a `return` missing?")
         if callable(made) or isinstance(made, (str, bytes)) or not isinstance(made, Iterable):
-            raise TypeError(f"latebind.assert_distinct(): {call} returned {describe(made)}, not an "
+            raise TypeError(f"latebind.assert_distinct(): {call} returned {self.d(made)}, not an "
                             "iterable of callbacks; return a list (or tuple, dict, generator) "
                             "of the callbacks, one per loop value")
         self.stage = "reading"  # a generator runs the user's code here
@@ -400,7 +422,7 @@ class _Example:
                                 "assert_distinct calls and awaits each one")
             if not callable(item):
                 raise TypeError(f"latebind.assert_distinct(): item {position} of what {call} "
-                                f"returned is {describe(item)}, not callable; the factory must "
+                                f"returned is {self.d(item)}, not callable; the factory must "
                                 "return the callbacks themselves (functions, lambdas, partials)")
         if len(callbacks) < count:
             raise ValueError(f"latebind.assert_distinct(): {call} returned {len(callbacks)} "
@@ -427,12 +449,12 @@ class _Example:
         if pair is None:
             return
         i, j = pair
-        a, b = short_repr(results[i]), short_repr(results[j])
+        a, b = self.r(results[i]), self.r(results[j])
         said = f"both returned {a}" if a == b else f"returned {a} and {b}"
         if self.args or self.kwargs:
             said += f" for {self.shown_args}"
         if self.key is not None:
-            said += f", both of key {short_repr(keys[i])}"
+            said += f", both of key {self.r(keys[i])}"
         raise _Agreed(f"callbacks {i} and {j} of {call} {said}", [callbacks[i], callbacks[j]])
 
     def _judge_each(self, callbacks: list[Any], elements: list[Any], results: list[Any], call: str) -> None:
@@ -447,14 +469,14 @@ class _Example:
                 why = str(exc).strip().splitlines()
                 verdict, reason = False, "failed" + (f": {why[0]}" if why else "")
             else:
-                reason = f"is {short_repr(verdict)}"
+                reason = f"is {self.r(verdict)}"
             if verdict is not None and not _truth(verdict, lambda: (
-                    f"latebind.assert_distinct(): expected({k}, {short_repr(value)}, "
-                    f"{short_repr(result)}), for callback {k} of {call}, returned "
-                    f"{describe(verdict)}")):
-                shown = f"expected({k}, {short_repr(value)}, {short_repr(result)})"
+                    f"latebind.assert_distinct(): expected({k}, {self.r(value, loop=True)}, "
+                    f"{self.r(result)}), for callback {k} of {call}, returned "
+                    f"{self.d(verdict)}")):
+                shown = f"expected({k}, {self.r(value, loop=True)}, {self.r(result)})"
                 given = f" for {self.shown_args}" if self.args or self.kwargs else ""
-                raise _Rejected(f"callback {k} of {call} returned {short_repr(result)}{given}, "
+                raise _Rejected(f"callback {k} of {call} returned {self.r(result)}{given}, "
                                 f"but {shown} {reason}", callbacks)
 
 
@@ -562,10 +584,10 @@ def _same(a: Any, b: Any) -> bool:
 
 def _overridden_message(overridden: dict[str, list[Any]], example: _Example) -> str:
     names = ", ".join(overridden)
-    passed = " and ".join(part for part in (f"args={short_repr(example.args)}" if example.args else "",
-                                            f"kwargs={short_repr(example.kwargs)}" if example.kwargs else "")
+    passed = " and ".join(part for part in (f"args={example.r(example.args)}" if example.args else "",
+                                            f"kwargs={example.r(example.kwargs)}" if example.kwargs else "")
                           if part)
-    defaults = "; ".join(f"{name}={', '.join(short_repr(d) for d in ds)}" for name, ds in overridden.items())
+    defaults = "; ".join(f"{name}={', '.join(example.r(d) for d in ds)}" for name, ds in overridden.items())
     return (f"latebind.assert_distinct(): {passed} give every callback of {example.call} its "
             f"{names}, replacing the default value each callback was made with ({defaults}); "
             f"the callbacks then all compute with the same {names}, so their results say nothing "
@@ -575,8 +597,15 @@ def _overridden_message(overridden: dict[str, list[Any]], example: _Example) -> 
 
 
 def _check_arguments(factory: Any, args: Any, kwargs: Any, values: Any, key: Any, min_size: Any,
-                     max_size: Any, expected: Any, settings: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                     max_size: Any, expected: Any, settings: Any,
+                     show_values: bool = True) -> tuple[tuple[Any, ...], dict[str, Any]]:
     __tracebackhide__ = True
+
+    def describe(value: Any) -> str:  # the user's arguments: only their types when values are hidden
+        return _describe(value) if show_values else f"{_HIDDEN} ({type(value).__name__})"
+
+    def short_repr(value: Any) -> str:
+        return _short_repr(value) if show_values else _HIDDEN
 
     def bad(message: str) -> NoReturn:
         __tracebackhide__ = True
