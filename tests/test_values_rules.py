@@ -86,3 +86,59 @@ def test_an_exception_is_told_apart_by_its_args(args: tuple[Any, ...]) -> None:
     assert not matches(remembered, error)  # the same address, other args: another exception
     twin = remember(error)
     assert not same(remembered, twin)
+
+
+# -- the bounds as numbers, and the texts of values remembered without one (issue 22) ------
+def test_the_bounds_are_three_deep_and_64_long_as_documented() -> None:
+    # Literal numbers: the docs and the trade-off for users state them, not the constant's name.
+    assert holdable(tuple(range(64))) is True and holdable(tuple(range(65))) is False
+    assert holdable(frozenset(range(64))) is True and holdable(frozenset(range(65))) is False
+    assert holdable(((((1,),),),)) is False and holdable([1]) is False and holdable((1, [2])) is False
+    assert isinstance(remember((Host("a"),) * 64), Items) and isinstance(remember((Host("a"),) * 65), Address)
+
+
+def test_a_value_remembered_without_its_text_is_shown_by_type_and_address() -> None:
+    value = [1, 2]
+    assert describe(remember(value)) == f"<list object at {id(value):#x}>"
+    assert describe(1) == "1" and describe("a") == "'a'" and describe(None) == "None"
+
+
+def test_an_exception_remembered_without_its_text_is_shown_with_its_args() -> None:
+    assert describe(remember(ValueError("boom", 2))) == "ValueError('boom', 2)"
+    host = Host("a")
+    assert describe(remember(KeyError(host, 1))) == "KeyError(Host('a'), 1)"  # its args item by item
+
+
+def test_a_tuples_items_keep_their_texts_after_the_objects_die() -> None:
+    import gc
+
+    value: Any = (Host("a"), Host("b"), 1)
+    remembered = remember(value)
+    keep_text(remembered, value)
+    del value
+    gc.collect()
+    assert describe(remembered) == "(Host('a'), Host('b'), 1)"
+    untold = remember((Host("c"),))  # no text kept, and freed at once
+    assert describe(untold) == "(<Host object, freed>,)"
+
+
+def test_two_records_of_one_unreferenceable_value_are_one_value() -> None:
+    value = [1]
+    assert same(remember(value), remember(value)) is True
+    assert same(remember(value), remember([1])) is False  # another list, alive at another address
+    error = ValueError("boom")
+    first = remember(error)
+    error.args = tuple(["boom"])  # equal args, a tuple built anew: still the same exception
+    assert same(first, remember(error)) is True and matches(first, error)
+    assert same(remember(1), remember("1")) is False
+
+
+def test_under_python_bb_a_str_and_a_bytes_item_are_two_values() -> None:
+    # python -bb makes comparing str with bytes raise: the values stay apart, no error escapes.
+    import subprocess
+    import sys
+
+    code = ("from pytest_latebind._values import same, remember\n"
+            "print(same(remember(('x',)), remember((b'x',))), same(remember(('x', 1)), remember(('x', 1))))")
+    out = subprocess.run([sys.executable, "-bb", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -9,6 +9,8 @@ seen value) is never cut twice.
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from pytest_latebind._recorder import Shown
@@ -73,6 +75,12 @@ def test_a_remembered_values_kept_text_is_not_cut_again() -> None:
     text = "[" + "A" * 40 + ", " + "B" * 40 + "]"
     assert describe(remembered) == short_repr(remembered) == text
     assert short_repr([remembered]) == f"[{text}]"  # inside a container too
+
+
+def test_a_module_without_a_name_is_shown_as_such() -> None:
+    nameless = types.ModuleType("gone")
+    del nameless.__name__
+    assert short_repr(nameless) == "<module '?'>"
 
 
 def test_a_seen_text_the_recorder_took_is_not_cut_again() -> None:
