@@ -113,7 +113,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rev", default="HEAD", help="the git revision to measure (default: HEAD, read once)")
     parser.add_argument("--match", action="append", default=[],
                         help="only mutants whose key or file:line contains this text (repeatable)")
-    parser.add_argument("--map-cache", help="keep the coverage map in this file and reuse it for the same commit")
+    parser.add_argument("--map-cache", help="keep the coverage map in this file and reuse it for the same commit, "
+                                            "or for a later one that changed only tests/test_*.py files (those are "
+                                            "mapped again)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (snapshot, logs)")
     return parser.parse_args(argv)
 
@@ -176,15 +178,50 @@ def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path) -
     """The coverage map of the whole suite, from ``cache`` when it holds this commit's."""
     if cache and Path(cache).is_file():
         saved = json.loads(Path(cache).read_text())
+        lines = {m: {int(n): set(t) for n, t in by.items()} for m, by in saved["lines"].items()}
         if saved["commit"] == commit:
             print(f"coverage map of {commit[:12]} read from {cache}", flush=True)
-            lines = {m: {int(n): set(t) for n, t in by.items()} for m, by in saved["lines"].items()}
             return lines, saved["durations"]
+        changed = _changed_test_files(saved["commit"], commit)
+        if changed is not None:
+            # Only test files changed since the cached map: map just those again (the new
+            # tests of a kill, checked with --match), keep every other test's lines.
+            print(f"coverage map of {saved['commit'][:12]} read from {cache}; mapping the test files changed "
+                  f"since: {' '.join(changed) or 'none'}", flush=True)
+            durations = {t: d for t, d in saved["durations"].items() if t.split("::")[0] not in changed}
+            for by in lines.values():
+                for tests in by.values():
+                    tests.difference_update({t for t in tests if t.split("::")[0] in changed})
+            present = [f for f in changed if (copy / f).is_file()]
+            if present:
+                new_lines, new_durations = coverage_map(python, copy, work, present)
+                durations.update(new_durations)
+                for module, by in new_lines.items():
+                    for n, tests in by.items():
+                        lines.setdefault(module, {}).setdefault(n, set()).update(tests)
+            _save_map(cache, commit, lines, durations)
+            return lines, durations
     lines, durations = coverage_map(python, copy, work, ["tests"])
     if cache:
-        Path(cache).write_text(json.dumps({"commit": commit, "durations": durations, "lines": {
-            m: {n: sorted(t) for n, t in by.items()} for m, by in lines.items()}}))
+        _save_map(cache, commit, lines, durations)
     return lines, durations
+
+
+def _save_map(cache: str, commit: str, lines: dict[str, dict[int, set[str]]], durations: dict[str, float]) -> None:
+    Path(cache).write_text(json.dumps({"commit": commit, "durations": durations, "lines": {
+        m: {n: sorted(t) for n, t in by.items()} for m, by in lines.items()}}))
+
+
+def _changed_test_files(old: str, new: str) -> list[str] | None:
+    """The test modules changed from ``old`` to ``new``, or None when anything else changed
+    (the package, conftest.py, a helper: every test's lines may differ, so map them all)."""
+    out = subprocess.run(["git", "-C", str(ROOT), "diff", "--name-only", old, new], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    files = out.stdout.split()
+    if not all(f.startswith("tests/test_") and f.endswith(".py") for f in files):
+        return None
+    return files
 
 
 def _tests_for(m: Mutant, lines: dict[str, dict[int, set[str]]], durations: dict[str, float]) -> list[str]:
