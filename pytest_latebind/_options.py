@@ -41,6 +41,7 @@ class Settings:
     modules_option: str = "latebind_modules"  # where ``modules`` came from, for messages
     report_option: str = "--latebind-report"  # ... ``report``: the flag, or "latebind_report (ini)"
     sarif_option: str = "--latebind-sarif"
+    explain: bool = False  # say, for each site that ran, why it is or is not a finding
 
 
 def _bool(text: str) -> bool:
@@ -112,6 +113,11 @@ def add_options(parser: pytest.Parser) -> None:
                     help="write the baseline file (--latebind-baseline or latebind_baseline) from this "
                          "run's findings instead of failing on them; entries whose tests did not run "
                          "are kept, fixed ones removed. Command line only")
+    group.addoption("--latebind-explain", action="store_true", default=None, dest="latebind_explain",
+                    help="after the run, say for each closure site that ran (in each test, and outside "
+                         "tests) why it is or is not a finding: the closures made, the values they were "
+                         "made with, the bindings, stale reads, and how many were alive at the end. "
+                         "ini: latebind_explain")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -126,6 +132,8 @@ def add_options(parser: pytest.Parser) -> None:
                   help="show values in messages and reports (like --latebind-show-values)")
     parser.addini("latebind_baseline", default="",
                   help="baseline file, relative to the ini file (like --latebind-baseline)")
+    parser.addini("latebind_explain", type="bool", default=False,
+                  help="explain each site's verdict at the end (like --latebind-explain)")
     parser.addini("latebind_ignore", type="linelist", default=[],
                   help="findings judged harmless, one a line: 'path::qualname:variable  reason' "
                        "(a reason is required), e.g. 'app/jobs.py::make.<locals>.<lambda>:host  "
@@ -189,6 +197,7 @@ def read_settings(config: pytest.Config) -> Settings:
         update_baseline=update,
         ignores=tuple(line for line in config.getini("latebind_ignore") if line.strip()),
         modules_option="--latebind-modules" if modules_cli is not None else "latebind_modules (ini)",
+        explain=bool(pick("latebind_explain", "latebind_explain", bool)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )

@@ -24,7 +24,7 @@ from ._findings import Finding
 from ._hookinstall import HookInstall
 from ._messages import Context
 from ._options import MARKER, Settings, check_distinct_paths, check_report_path, read_settings
-from ._reporting import junit, watched, xdist
+from ._reporting import explain, junit, watched, xdist
 from ._reporting.results import Reports, Results
 from ._warnings import LatebindPluginWarning
 from ._windows import Windows
@@ -44,6 +44,7 @@ class LatebindRun:
         self.silencer = self.results.silencer = _ignores.Silencer(settings.ignores, self.context, self.warn)
         self._silenced: dict[str, list[dict[str, str]]] = {}  # per test: what its ignores silenced
         self._variables: dict[str, set[str]] = {}  # per test: the loop variables of its findings
+        self._explained: dict[str, list[dict[str, Any]]] = {}  # per test: --latebind-explain's entries
         if settings.baseline is not None:
             self.results.baseline = _baseline.load(settings.baseline, settings.baseline_shown,
                                                    update=settings.update_baseline)
@@ -140,6 +141,8 @@ class LatebindRun:
             self._warn_at_end(message)
         self.silencer.warn = self._warn_at_end  # after the tests: -W error must not hide the summary
         outside = self.windows.judge_session()
+        if self.settings.explain and not self.windows.stopped:
+            self.results.explained.extend(explain.explain_window(self.windows.session, outside, self.context))
         self.results.add_outside(outside)
         self.results.write(outside, self._warn_at_end)
         if xdist.is_worker(self.config):
@@ -190,6 +193,9 @@ class LatebindRun:
         marker = _ignores.marker_ignore(mark, item.nodeid)
         if silenced:
             report.latebind_silenced = silenced  # type: ignore[attr-defined]
+        explained = self._explained.pop(item.nodeid, [])
+        if explained:
+            report.latebind_explained = explained  # type: ignore[attr-defined]
         valid = mark is not None and _ignores.check_marker_kwargs(mark.kwargs, MARKER) is None
         if marker is not None and valid and called and not self.broken:
             missing = [v for v in marker.variables if v not in variables]
@@ -203,6 +209,10 @@ class LatebindRun:
         if self.broken or not (self.settings.enabled or self.watched_tests or self.active_workers):
             return None
         return self.results.watched
+
+    def explain(self, nodeid: str, window: Any, findings: list[Finding]) -> None:
+        """--latebind-explain: why each site the test ran is or is not a finding (on its report)."""
+        self._explained.setdefault(nodeid, []).extend(explain.explain_window(window, findings, self.context))
 
     def failing(self, findings: list[Finding]) -> list[Finding]:
         """The findings a verdict is about: not those the baseline knows."""

@@ -117,7 +117,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 def _judge(run: LatebindRun, item: pytest.Item, *, shared: bool, fail: bool = False) -> None:
     findings: list[Finding] = []
     with run.guard("judging " + item.nodeid):
-        findings = run.silence(item, run.windows.judge_test(item.stash.get(_WINDOW, None), shared=shared))
+        window = item.stash.get(_WINDOW, None)
+        found = run.windows.judge_test(window, shared=shared)
+        if shared and window is not None and run.settings.explain:
+            run.explain(item.nodeid, window, found)
+        findings = run.silence(item, found)
         # One finding per (site, variable): check() and the judge may both see one site.
         item.stash[_FINDINGS] = merged([*findings, *run.silence(item, run.results.take_checked(item.nodeid))])
     if fail:
@@ -188,6 +192,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run is not None:
         with run.guard("pytest_terminal_summary"):
             terminal.summary(terminalreporter, run.results, run.session_failure(), run.watched_shown())
+            if run.settings.explain:
+                terminal.explain(terminalreporter, run.results)
             for line in run.results.annotations():
                 terminalreporter.write_line(line)
             run.show_errors(terminalreporter)

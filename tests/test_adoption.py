@@ -266,7 +266,7 @@ def test_a_secret_never_appears_with_values_hidden(pytester: pytest.Pytester, mo
     pytester.makeini("[pytest]\nlatebind_show_values = false\n")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = _run(pytester, "--latebind", "--latebind-report=r.json", "--latebind-sarif=r.sarif",
-                  "--junitxml=j.xml", "-rA", *extra, *XDIST[mode])
+                  "--junitxml=j.xml", "--latebind-explain", "-rA", *extra, *XDIST[mode])
     assert result.ret != pytest.ExitCode.OK
     outputs = _all_output(pytester, result)
     assert {"r.json", "r.sarif", "j.xml"} <= set(outputs)
@@ -375,3 +375,83 @@ def test_a_report_that_cannot_be_written_fails_the_run(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["ERROR: pytest-latebind: could not write the JSON report to *r.json: No such "
                                  "file or directory; the run fails*"])
+
+
+# -- 5. --latebind-explain: the evidence of each verdict ---------------------------------------
+EXPLAINED = """
+    KEEP = []
+
+    def make(values):
+        out = []
+        for v in values:
+            out.append(lambda: v)
+        return out
+"""
+EXPLAINED_TESTS = """
+    import mod
+
+    def test_dropped():
+        assert len(mod.make([1, 2, 3])) == 3
+
+    def test_stale():
+        assert mod.make([1, 2])[0]() == 2
+
+    def test_kept():
+        mod.KEEP.extend(mod.make([1, 2]))
+
+    def test_same_value():
+        mod.KEEP.extend(mod.make([7, 7]))
+"""
+EXPLAINED_OUT = [
+    "*- latebind: why each closure site that ran is or is not a finding -*",
+    "mod.py:7: lambda <lambda>, loop variable 'v', in test_mod.py::test_dropped",
+    "    3 closures made with v=1, 2, 3, on 1 binding; 0 of them alive at the end",
+    "    no finding: no closure read 'v' late, and 0 of them sharing a binding were alive at the end of the test "
+    "(a shared binding needs two)",
+    "mod.py:7: lambda <lambda>, loop variable 'v', in test_mod.py::test_kept",
+    "    2 closures made with v=1, 2, on 1 binding; 2 of them alive at the end",
+    "    a finding: 2 closures made with different values were alive at the end of the test, sharing one binding",
+    "mod.py:7: lambda <lambda>, loop variable 'v', in test_mod.py::test_same_value",
+    "    2 closures made with v=7, on 1 binding; 2 of them alive at the end",
+    "    no finding: every closure was made with the same value, so a late read sees the value it was made with",
+    "mod.py:7: lambda <lambda>, loop variable 'v', in test_mod.py::test_stale",
+    "    2 closures made with v=1, 2, on 1 binding; 0 of them alive at the end; a stale read saw v=2",
+    "    a finding: 1 stale read: a closure read 'v' while it held another value than the one the closure was "
+    "made with",
+]
+
+
+@pytest.mark.parametrize("mode", XDIST)
+def test_explain_gives_the_evidence_of_each_verdict(pytester: pytest.Pytester, mode: str) -> None:
+    _files(pytester, {"mod.py": EXPLAINED, "test_mod.py": EXPLAINED_TESTS})
+    result = _run(pytester, "--latebind", "--latebind-explain", *XDIST[mode])
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(EXPLAINED_OUT, consecutive=True)
+
+
+def test_explain_covers_import_time_closures_and_has_an_ini_twin(pytester: pytest.Pytester) -> None:
+    _files(pytester, {"handlers.py": IMPORT_TIME, "test_h.py": "import handlers\n\ndef test_h():\n    pass\n"})
+    pytester.makeini("[pytest]\nlatebind_explain = true\n")
+    result = _run(pytester, "--latebind", "-n", "2")
+    result.stdout.fnmatch_lines([
+        "handlers.py:4: lambda <lambda>, loop variable 'name', outside any test (at import time or between tests)",
+        "    2 closures made with name='open', 'save', on 1 binding; 2 of them alive at the end",
+        "    a finding: 2 closures made with different values were alive at the end of the session, sharing one "
+        "binding"], consecutive=True)
+    # Both workers imported handlers: one explanation, not two.
+    assert result.stdout.str().count("handlers.py:4: lambda <lambda>, loop variable 'name', outside") == 1
+
+
+def test_explain_with_values_hidden_gives_counts(pytester: pytest.Pytester) -> None:
+    _files(pytester, {"mod.py": EXPLAINED, "test_mod.py": EXPLAINED_TESTS})
+    result = _run(pytester, "--latebind", "--latebind-explain", "--latebind-show-values=no")
+    result.stdout.fnmatch_lines([
+        "mod.py:7: lambda <lambda>, loop variable 'v', in test_mod.py::test_stale",
+        "    2 closures made with 2 distinct values (values hidden), on 1 binding; 0 of them alive at the end",
+        "    a finding: 1 stale read: *"], consecutive=True)
+
+
+def test_no_explanation_without_the_option(pytester: pytest.Pytester) -> None:
+    _files(pytester, {"mod.py": EXPLAINED, "test_mod.py": EXPLAINED_TESTS})
+    result = _run(pytester, "--latebind")
+    assert "why each closure site" not in result.stdout.str()

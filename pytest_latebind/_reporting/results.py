@@ -51,6 +51,7 @@ class Results:
     unused: list[str] = field(default_factory=list)  # ignores that matched nothing, at the end
     watched: Watched = field(default_factory=Watched)  # modules, sites, sites run (every process's)
     write_errors: list[str] = field(default_factory=list)  # reports that could not be written
+    explained: list[dict[str, Any]] = field(default_factory=list)  # --latebind-explain, every process's
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -71,6 +72,7 @@ class Results:
         for record in getattr(report, "latebind_silenced", None) or []:
             if record not in self.silenced:
                 self.silenced.append(record)
+        self.explained.extend(getattr(report, "latebind_explained", None) or [])
         for label in getattr(report, "latebind_unused", None) or []:
             if label not in self.marker_unused:
                 self.marker_unused.append(label)
@@ -78,6 +80,7 @@ class Results:
     def worker_down(self, node: Any) -> None:
         self.inline_ignores.update(xdist.receive_inline_ignores(node))
         self.watched.add_payload(xdist.receive_part(node, "watched"))
+        self.explained.extend(xdist.receive_part(node, "explained") or [])
         found = xdist.receive(node)
         if found is None:
             self.lost_workers.append(xdist.worker_id(node))
@@ -97,7 +100,7 @@ class Results:
         inline = _ignores.scan(WATCHED_FILES, self.context)
         self.watched.collect(self.context)
         if xdist.is_worker(self.config):
-            xdist.send(self.config, outside, inline, self.watched.to_payload())
+            xdist.send(self.config, outside, inline, self.watched.to_payload(), self.explained)
             return
         findings = self.collector.merged()
         context, mode = self.context, self.settings.mode

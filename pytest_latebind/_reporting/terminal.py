@@ -14,6 +14,7 @@ from .._baseline import describe as describe_entry
 from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
+from . import explain as _explain
 from .results import Results
 from .watched import Watched
 
@@ -95,6 +96,16 @@ def watched_modules(watched: Watched) -> list[str]:
     if not watched.modules:
         return ["watched modules: none (no module under the watch was imported by this run)"]
     return ["watched modules:", *(f"  {name}" for name in sorted(watched.modules))]
+
+
+def explain(reporter: Any, results: Results) -> None:
+    """``--latebind-explain``: why each site that ran is or is not a finding."""
+    entries = _explain.unique(results.explained)
+    reporter.write_sep("-", "latebind: why each closure site that ran is or is not a finding")
+    if not entries:
+        reporter.write_line("no closure site of the watched modules made a closure in this run")
+    for line in _explain.lines(entries, results.context.show_values):
+        reporter.write_line(line)
 
 
 def summary(reporter: Any, results: Results, failure: str | None, watched: Watched | None = None) -> None:
