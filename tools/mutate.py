@@ -116,6 +116,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--map-cache", help="keep the coverage map in this file and reuse it for the same commit, "
                                             "or for a later one that changed only tests/test_*.py files (those are "
                                             "mapped again)")
+    parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
+                        help="leave out a test that fails unmutated (another change in flight; repeatable): it "
+                             "is never run, and the report's command names it")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (snapshot, logs)")
     return parser.parse_args(argv)
 
@@ -145,7 +148,7 @@ def _measure(args: argparse.Namespace, argv: list[str], work: Path, started: dat
         found = [(m, t) for m, t in found if any(s in m.key or s in m.where for s in args.match)]
     print(f"{len(found)} mutants in {len(modules)} module(s)", flush=True)
 
-    lines, durations = _map(args.map_cache, commit, pythons[0], copies[0], work)
+    lines, durations = _map(args.map_cache, commit, pythons[0], copies[0], work, args.deselect)
     print(f"coverage run done ({time.monotonic() - t0:.0f}s): {len(durations)} tests", flush=True)
     plan = [(m, t, _tests_for(m, lines, durations)) for m, t in found]
 
@@ -173,7 +176,7 @@ def _measure(args: argparse.Namespace, argv: list[str], work: Path, started: dat
     return 0
 
 
-def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path) -> tuple[
+def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path, deselect: list[str]) -> tuple[
         dict[str, dict[int, set[str]]], dict[str, float]]:
     """The coverage map of the whole suite, from ``cache`` when it holds this commit's."""
     if cache and Path(cache).is_file():
@@ -194,14 +197,14 @@ def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path) -
                     tests.difference_update({t for t in tests if t.split("::")[0] in changed})
             present = [f for f in changed if (copy / f).is_file()]
             if present:
-                new_lines, new_durations = coverage_map(python, copy, work, present)
+                new_lines, new_durations = coverage_map(python, copy, work, present, deselect)
                 durations.update(new_durations)
                 for module, by in new_lines.items():
                     for n, tests in by.items():
                         lines.setdefault(module, {}).setdefault(n, set()).update(tests)
             _save_map(cache, commit, lines, durations)
             return lines, durations
-    lines, durations = coverage_map(python, copy, work, ["tests"])
+    lines, durations = coverage_map(python, copy, work, ["tests"], deselect)
     if cache:
         _save_map(cache, commit, lines, durations)
     return lines, durations

@@ -115,15 +115,16 @@ def check_binding(python: Path, copy: Path) -> None:
                          f"{out.stdout}{out.stderr}")
 
 
-def coverage_map(python: Path, copy: Path, work: Path, tests: list[str]) -> tuple[
-        dict[str, dict[int, set[str]]], dict[str, float]]:
+def coverage_map(python: Path, copy: Path, work: Path, tests: list[str],
+                 deselect: tuple[str, ...] | list[str] = ()) -> tuple[dict[str, dict[int, set[str]]], dict[str, float]]:
     """Run ``tests`` once under coverage: {module: {line: test ids}}, and each test's seconds."""
     data = work / "coverage"
     data.mkdir()
     durations = work / "durations.json"
     env = {**environment(copy), "MUTATE_COVERAGE_DATA": str(data / ".coverage"),
            "MUTATE_COVERAGE_SOURCE": str(copy / PACKAGE), "MUTATE_DURATIONS": str(durations)}
-    cmd = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "_mutate_context", "-q", "-rfE"]
+    cmd = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "_mutate_context", "-q", "-rfE",
+           *(f"--deselect={t}" for t in deselect)]
     log_path = work / "coverage-run.log"
     with open(log_path, "w") as log:
         rc = subprocess.run([*cmd, *tests], cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
