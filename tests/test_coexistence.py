@@ -57,13 +57,14 @@ def test_unwritable_report_under_w_error_is_one_clean_error(pytester: pytest.Pyt
                  "-W", "error::pytest_latebind.LatebindPluginWarning")
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output and "INTERNALERROR" not in output
-    # The summary is still there, then one line per report, and the run fails as a usage error.
+    # The summary is still there, then one line per report, and the run fails (issue 12: a report
+    # that cannot be written fails the run, -W error or not).
     result.stdout.fnmatch_lines([
         "*= late-binding closures =*", "test_bug.py:2: lambda <lambda>*",
         "ERROR: pytest-latebind: could not write the JSON report to *out?report.json: *No such file*",
         "ERROR: pytest-latebind: could not write the SARIF report to *out?r.sarif: *",
         "*= 2 passed, 1 warning in *"])
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     # Failed tests keep their status: the run fails either way.
     (pytester.path / "out").mkdir()
     failing = run(pytester, "--latebind", "--latebind-report=out/report.json", "-p", "no:randomly",
