@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_latebind._recorder import RECORDER, Window
+from pytest_latebind._recorder import RECORDER, Window, bind_sites
 from pytest_latebind._transformer import TOKEN, compile_module, instrument_source
 
 # The loop variable is rebound to the same object every round: the calls are current, so the
@@ -69,7 +69,7 @@ def _closures(monitoring: bool) -> list[Any]:
     tree, sites = instrument_source(SOURCE.encode(), path)
     if monitoring:
         tree = ast.fix_missing_locations(_NoPrologue().visit(tree))
-    return _module(compile_module(tree, path, sites), path)["build"](CLOSURES)  # type: ignore[no-any-return]
+    return _module(bind_sites(compile_module(tree, path, sites), path), path)["build"](CLOSURES)  # type: ignore[no-any-return]
 
 
 def _time(fs: list[Any], number: int, repeat: int) -> float:

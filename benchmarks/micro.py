@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_latebind._importhook import ImportHook, WatchPolicy
-from pytest_latebind._recorder import RECORDER, Window
+from pytest_latebind._recorder import RECORDER, Window, bind_sites
 from pytest_latebind._scopes import find_sites
 from pytest_latebind._transformer import compile_module, instrument_source
 
@@ -107,7 +107,7 @@ def load(instrumented: bool) -> types.ModuleType:
     if instrumented:
         tree, sites = instrument_source(SOURCE.encode(), filename)
         assert sites, "the micro source must have sites"
-        code = compile_module(tree, filename, sites)
+        code = bind_sites(compile_module(tree, filename, sites), filename)
     else:
         code = compile(SOURCE, filename, "exec", dont_inherit=True)
     exec(code, module.__dict__)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import __version__
-from ._recorder import WATCHED_FILES
+from ._recorder import WATCHED_FILES, bind_sites
 from ._transformer import compile_module, fix_names, instrument
 
 _OWN_PACKAGE = __name__.rpartition(".")[0]
@@ -227,7 +227,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
                 hook.refused.setdefault((label, _NO_TREE), []).append(name)
                 return original_source_to_code(data, path, *args, **kwargs)
             hook.combined.add(name)
-            return fix_names(code, sites) if sites else code
+            return bind_sites(fix_names(code, sites), path) if sites else code
 
         def exec_module(module: types.ModuleType) -> None:
             if claimed and hook.rewrite is not None:
@@ -356,7 +356,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             if code is None:  # not instrumentable: load it exactly as without us
                 return self._plain(fullname, source)
             _write_cache(pyc, stat, code)
-        return code
+        return bind_sites(code, self.path)
 
     def _compile(self, fullname: str, source: bytes) -> types.CodeType | None:
         try:

@@ -1,7 +1,8 @@
 """What instrumented code calls at run time: closures made, closures called.
 
-Instrumented modules call :func:`register_module` once, then ``made()`` for every closure
-made at a site.  Each closure gets a :class:`Record` as its token.  Every read of a loop
+Instrumented code calls ``made()`` on a site's :class:`SiteInfo` for every closure made
+there: :func:`bind_sites` puts each site's handle into the code when the module is loaded.
+Each closure gets a :class:`Record` as its token.  Every read of a loop
 variable inside the closure first compares the value with the closure's *fast baseline*
 (its round's value, when the recorder may hold that value: see :mod:`._values`);
 when they differ the read asks the record, which compares by its rules and notes a stale
@@ -23,10 +24,10 @@ import traceback
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import FunctionType
+from types import CodeType, FunctionType
 from typing import Any
 
-from ._scopes import Site
+from ._scopes import SITE_MARK, Site
 from ._values import Weak, keep_text, matches, remember, same, short_repr
 
 # How many live closures of one site one window tracks for the shared-binding check.  A
@@ -155,6 +156,40 @@ class SiteInfo:
         g = factory.__globals__
         return tuple(closure[k] if k >= 0 else (g, name) for k, name in zip(indexes, self.variables, strict=True))
 
+    def made(self, factory: FunctionType, *args: Any) -> Any:
+        """Make a closure at this site: ``factory`` takes its token and baselines, then ``args``."""
+        info = self
+        record = DeferredRecord(info) if info.slow else Record(info)
+        refs = info.refs(factory)
+        record.refs = refs
+        raw = [read(ref) for ref in refs]
+        record.values = values = tuple(map(remember, raw))
+        filled: list[tuple[tuple[Any, ...], Record]] = []
+        if info.slow:
+            # The reads of deferred and later variables go to the record.
+            values, filled = info.settle(record)
+        # A value the record holds as it is serves the inline identity test, an object it
+        # must not hold the weak one; any other (an address, a pending one) sends every read
+        # to the record.
+        checked = info.checked
+        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
+                       *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
+                       *args)
+        if info.code is None:  # a function's code, or a generator expression's
+            info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
+        if info.annotated and getattr(made, "__annotate__", None) is not None:
+            made.__annotate__ = AnnotationReads(made.__annotate__, record)
+        if not info.checked:
+            # It reads no loop variable it does not assign itself (`nonlocal t; t += 1`), so
+            # no read references its token: the record lives as long as the closure this way.
+            _HELD[made] = record
+        window = RECORDER.window
+        if window is not None:
+            for old, sibling in filled:
+                window.filled(info, old, sibling.values)
+            window.add(record, raw)
+        return made
+
     def __repr__(self) -> str:
         return f"<site {self.file}:{self.site.line} {self.site.name}>"
 
@@ -254,49 +289,6 @@ def _inert() -> _Inert:
     return _Inert()
 
 
-class ModuleSites:
-    """The ``@latebind`` handle of one instrumented module."""
-
-    __slots__ = ("file", "infos")
-
-    def __init__(self, file: str, table: tuple[tuple[Any, ...], ...]) -> None:
-        self.file = file
-        self.infos = tuple(SiteInfo(file, Site(*row)) for row in table)
-
-    def made(self, index: int, factory: FunctionType, *args: Any) -> Any:
-        info = self.infos[index]
-        record = DeferredRecord(info) if info.slow else Record(info)
-        refs = info.refs(factory)
-        record.refs = refs
-        raw = [read(ref) for ref in refs]
-        record.values = values = tuple(map(remember, raw))
-        filled: list[tuple[tuple[Any, ...], Record]] = []
-        if info.slow:
-            # The reads of deferred and later variables go to the record.
-            values, filled = info.settle(record)
-        # A value the record holds as it is serves the inline identity test, an object it
-        # must not hold the weak one; any other (an address, a pending one) sends every read
-        # to the record.
-        checked = info.checked
-        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
-                       *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
-                       *args)
-        if info.code is None:  # a function's code, or a generator expression's
-            info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
-        if info.annotated and getattr(made, "__annotate__", None) is not None:
-            made.__annotate__ = AnnotationReads(made.__annotate__, record)
-        if not info.checked:
-            # It reads no loop variable it does not assign itself (`nonlocal t; t += 1`), so
-            # no read references its token: the record lives as long as the closure this way.
-            _HELD[made] = record
-        window = RECORDER.window
-        if window is not None:
-            for old, sibling in filled:
-                window.filled(info, old, sibling.values)
-            window.add(record, raw)
-        return made
-
-
 class AnnotationReads:
     """A def's ``__annotate__`` (3.14) that checks the loop variables its annotations read
     each time they are evaluated, then evaluates them as before.
@@ -328,8 +320,37 @@ class AnnotationReads:
         return repr(self.__wrapped)
 
 
-def register_module(file: str, table: tuple[tuple[Any, ...], ...]) -> ModuleSites:
-    return ModuleSites(file, table)
+# The sites of each module bound so far (the last load of a file wins): what the run watched.
+_LOADED_SITES: dict[str, tuple[SiteInfo, ...]] = {}
+
+
+def sites_of(file: str) -> tuple[SiteInfo, ...]:
+    """The sites of the instrumented module loaded from ``file``, in source order."""
+    return _LOADED_SITES.get(os.path.normcase(os.path.abspath(file)), ())
+
+
+def bind_sites(code: CodeType, file: str) -> CodeType:
+    """``code`` (a module's, compiled by ``_transformer``) with each site's constant replaced
+    by the site's handle, one :class:`SiteInfo` per site, all of ``file``."""
+    handles: dict[int, SiteInfo] = {}
+
+    def bind(code: CodeType) -> CodeType:
+        old = code.co_consts
+        consts = tuple(bind(c) if c.__class__ is CodeType
+                       else handle(c) if c.__class__ is tuple and len(c) == 3 and c[0] == SITE_MARK
+                       else c for c in old)
+        return code if all(a is b for a, b in zip(consts, old, strict=True)) else code.replace(co_consts=consts)
+
+    def handle(const: tuple[Any, ...]) -> SiteInfo:
+        _, index, row = const
+        info = handles.get(index)
+        if info is None:
+            info = handles[index] = SiteInfo(file, Site(*row))
+        return info
+
+    bound = bind(code)
+    _LOADED_SITES[os.path.normcase(os.path.abspath(file))] = tuple(handles[k] for k in sorted(handles))
+    return bound
 
 
 class Shown:
@@ -520,7 +541,7 @@ RECORDER = Recorder()
 # Absolute paths of the modules the import hook loaded (watched): a stale read's stack keeps
 # their frames, a watched library's included.
 WATCHED_FILES: set[str] = set()
-# Records of closures that hold no token of their own (see ModuleSites.made): weak keys, so the
+# Records of closures that hold no token of their own (see SiteInfo.made): weak keys, so the
 # record dies with its closure and keeps nothing of the user's alive.
 _HELD: weakref.WeakKeyDictionary[Any, Record] = weakref.WeakKeyDictionary()
 _WINDOWS: weakref.WeakSet[Window] = weakref.WeakSet()

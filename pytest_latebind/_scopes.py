@@ -22,6 +22,11 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
+# The first item of the constant that stands for a site in instrumented code, until
+# ``_recorder.bind_sites`` puts the site's handle in its place (see ``_transformer``).
+SITE_MARK = "\x00latebind-site"
+
+
 @dataclass(frozen=True)
 class Site:
     """One lambda, def, async def or generator expression created in a loop."""
@@ -75,6 +80,7 @@ class Site:
         return f"{self.kind} {self.name}({params}):"
 
     def as_tuple(self) -> tuple[Any, ...]:
+        """The site as a code constant (only constants marshal into a bytecode cache)."""
         return (self.kind, self.name, self.line, self.column, self.variables, self.params, self.deferred,
                 self.checked, self.later, self.annotated, self.own, self.qualname)
 

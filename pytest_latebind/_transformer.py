@@ -21,7 +21,12 @@ belongs to the outer one reaches the outer closure's token.
 
 A lambda ``lambda x: x * i`` becomes::
 
-    @latebind.made(0, lambda @latebind_token0, @latebind_b0_0, @latebind_w0_0: lambda x: x * <checked i>)
+    <site 0>.made(lambda @latebind_token0, @latebind_b0_0, @latebind_w0_0: lambda x: x * <checked i>)
+
+where ``<site 0>`` is a constant of the code: a tuple with the site's row, which
+``_recorder.bind_sites`` replaces with the site's handle when the module is loaded (so a
+bytecode cache can hold the code, and the program sees no new global, star import or
+class-namespace lookup),
 
 and ``@deco def check(x=1): body`` becomes::
 
@@ -29,7 +34,7 @@ and ``@deco def check(x=1): body`` becomes::
         def @latebind_n0(x=@latebind_d0):
             body (every read of i checked)
         return @latebind_n0
-    check = deco(@latebind.made(0, @latebind_f0, 1))
+    check = deco(<site 0>.made(@latebind_f0, 1))
     del @latebind_f0
 
 Names with ``@`` cannot clash with user code (pytest's assertion rewriting uses the same
@@ -46,13 +51,11 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ._compat import HAS_QUALNAME, factory_qualname, function_def
-from ._scopes import FunctionNode, Site, locate_sites
+from ._scopes import SITE_MARK, FunctionNode, Site, locate_sites
 
 TOKEN = "@latebind_token"  # + the site's index: the closure's record
 _BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
 _WEAK = "@latebind_w"  # + site index, "_", variable index: the weak baseline
-HANDLE = "@latebind"
-_REGISTER = "@latebind_register"
 _FACTORY = "@latebind_f"
 _INNER = "@latebind_n"
 
@@ -64,10 +67,8 @@ def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
         return []
     reads = {read: (index, k) for index, (_, _, checks) in enumerate(found) for read, k in checks.items()}
     _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found).visit(tree)
-    sites = [site for site, _, _ in found]
-    _insert_header(tree, sites)
     ast.fix_missing_locations(tree)
-    return sites
+    return [site for site, _, _ in found]
 
 
 def fix_names(code: types.CodeType, sites: Sequence[Site]) -> types.CodeType:
@@ -171,8 +172,11 @@ class _SiteRewriter(ast.NodeTransformer):
                              defaults=defaults)
 
     def _made(self, index: int, factory: ast.expr, hoisted: list[ast.expr], where: ast.AST) -> ast.Call:
-        func = ast.Attribute(value=_name(HANDLE), attr="made", ctx=ast.Load())
-        return _located(_call(func, ast.Constant(index), factory, *hoisted), where)
+        # A constant, not a global: the program sees no new name, and the handle is one
+        # LOAD_CONST away.  The index keeps two alike sites' constants apart.
+        mark: Any = (SITE_MARK, index, self.sites[index].as_tuple())
+        func = ast.Attribute(value=ast.Constant(mark), attr="made", ctx=ast.Load())
+        return _located(_call(func, factory, *hoisted), where)
 
     def _factory_args(self, index: int, extra: int) -> ast.arguments:
         checked = self.sites[index].checked
@@ -233,30 +237,6 @@ class _SiteRewriter(ast.NodeTransformer):
         assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), node)
         delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), node)
         return [factory, assign, delete]
-
-
-def _insert_header(tree: ast.Module, sites: list[Site]) -> None:
-    """After the docstring and ``__future__`` imports, as pytest's rewriter does."""
-    position = 0
-    body = tree.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        position = 1
-    while position < len(body) and isinstance(body[position], ast.ImportFrom) \
-            and body[position].module == "__future__":  # type: ignore[attr-defined]
-        position += 1
-    where = body[position] if position < len(body) else body[-1]
-    rows: Any = tuple(site.as_tuple() for site in sites)  # a tuple constant: compile() accepts it
-    table = ast.Constant(rows)
-    header = [
-        ast.ImportFrom(module="pytest_latebind._recorder",
-                       names=[ast.alias(name="register_module", asname=_REGISTER)], level=0),
-        ast.Assign(targets=[ast.Name(id=HANDLE, ctx=ast.Store())],
-                   value=_call(_name(_REGISTER), _name("__file__"), table)),
-    ]
-    for stmt in header:
-        _located(stmt, where)
-    body[position:position] = header
 
 
 def instrument_source(source: bytes, filename: str) -> tuple[ast.Module, list[Site]]:

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_latebind._recorder import bind_sites
 from pytest_latebind._transformer import compile_module, instrument_source
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
@@ -32,7 +33,7 @@ def load(tmp_path: Path, source: str, *, instrumented: bool = True) -> types.Mod
     if instrumented:
         tree, sites = instrument_source(source.encode(), str(path))
         assert sites, "the test source should have at least one site"
-        code = compile_module(tree, str(path), sites)
+        code = bind_sites(compile_module(tree, str(path), sites), str(path))
     else:
         code = compile(source, str(path), "exec", dont_inherit=True)
     sys.modules[name] = module

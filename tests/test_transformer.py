@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_latebind._recorder import Window, record_of
-from pytest_latebind._transformer import HANDLE
 
 from .helpers import load
 
@@ -247,7 +246,8 @@ def test_module_level_loop_reads_globals(tmp_path: Path, window: Window) -> None
         for i in range(3):
             callbacks.append(lambda x: x * i)
     """)
-    [info] = vars(module)[HANDLE].infos
+    infos = {record.info for record in map(record_of, module.callbacks) if record is not None}
+    [info] = infos
     assert info.site.variables == ("i",)
     assert [f(10) for f in module.callbacks] == [20, 20, 20]
     stale = window.take_stale()
