@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from hypothesis import Phase, given
+from hypothesis import Phase, Verbosity, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -160,7 +160,12 @@ def _inner_test(example: _Example, strategy: st.SearchStrategy[Any], settings: S
     # explain phase: it traces every shrink step (about half a second on a trivial factory)
     # to annotate an exception that, for agreeing callbacks, is replaced by our message.
     phases = tuple(phase for phase in parent.phases if phase is not Phase.explain)
-    return Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
+    if example.show_values or not example.own_values:
+        return Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
+    # Values hidden and drawn from the user's strategy: Hypothesis would print them in its
+    # "Failing test case" note and its reproduce blob; quiet keeps both out of every output.
+    return Settings(parent=parent, report_multiple_bugs=False, phases=phases,
+                    verbosity=Verbosity.quiet)(given(strategy)(confirm))
 
 
 def _confirm(run: Callable[[], None], example: _Example, context: Context, final: bool = True) -> None:

@@ -285,6 +285,37 @@ def test_the_same_run_with_values_shown_shows_them(pytester: pytest.Pytester) ->
     assert "sk-SECRET-111" in (pytester.path / "r.json").read_text()
 
 
+RAISING_FACTORY = """
+from hypothesis import strategies as st
+
+def make(names):
+    out = []
+    for name in names:
+        if name.startswith("sk-"):
+            raise ValueError("bad name")
+        out.append(lambda name=name: name)
+    return out
+
+def test_factory_raises(latebind):
+    latebind.assert_distinct(make, values=st.sampled_from(["sk-SECRET-333", "a", "b"]))
+"""
+
+
+@pytest.mark.parametrize("shown", [False, True])
+def test_hypothesis_does_not_print_a_hidden_value_of_a_raising_factory(pytester: pytest.Pytester,
+                                                                       shown: bool) -> None:
+    # The factory's own error propagates through Hypothesis, whose "Failing test case" note and
+    # reproduce blob would name the drawn loop values; with values hidden neither is printed.
+    _files(pytester, {"test_raise.py": RAISING_FACTORY})
+    pytester.makeini(f"[pytest]\nlatebind_show_values = {str(shown).lower()}\n")
+    result = _run(pytester, "--tb=short")  # short: no funcargs of the user's own factory frame
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "ValueError: bad name" in out
+    assert ("'sk-SECRET-333'" in out) is shown
+    assert ("Failing test case" in out) is shown
+
+
 def test_reports_get_the_usual_permissions(pytester: pytest.Pytester) -> None:
     _files(pytester, {"test_ok.py": "def test_ok():\n    pass\n"})
     pytester.makeini("[pytest]\nlatebind_baseline = base.json\n")
