@@ -450,7 +450,7 @@ class _Example:
                 self.index, self.subject = k, result
                 keys.append(self.key(result))
             self.stage, self.subject = "", None
-        pair = _first_equal(keys, call, keyed=self.key is not None)
+        pair = _first_equal(keys, call, keyed=self.key is not None, show_values=self.show_values)
         if pair is None:
             return
         i, j = pair
@@ -485,7 +485,8 @@ class _Example:
                                 f"but {shown} {reason}", callbacks)
 
 
-def _first_equal(keys: list[Any], call: str, *, keyed: bool = False) -> tuple[int, int] | None:
+def _first_equal(keys: list[Any], call: str, *, keyed: bool = False,
+                 show_values: bool = True) -> tuple[int, int] | None:
     """The first pair (i, j), i < j, of equal keys, in the order of a pairwise search.
 
     Hashable keys are grouped by hash first (a thousand values cost a thousand hashes, not a
@@ -497,20 +498,20 @@ def _first_equal(keys: list[Any], call: str, *, keyed: bool = False) -> tuple[in
     except Exception:  # unhashable results (lists, dicts, arrays): compare each pair
         for j in range(1, len(keys)):
             for i in range(j):
-                if _equal(keys, i, j, call, keyed):
+                if _equal(keys, i, j, call, keyed, show_values):
                     return i, j
         return None
     seen: dict[int, list[int]] = {}
     for j, h in enumerate(hashes):
         earlier = seen.setdefault(h, [])
         for i in earlier:
-            if _equal(keys, i, j, call, keyed):
+            if _equal(keys, i, j, call, keyed, show_values):
                 return i, j
         earlier.append(j)
     return None
 
 
-def _equal(keys: list[Any], i: int, j: int, call: str, keyed: bool) -> bool:
+def _equal(keys: list[Any], i: int, j: int, call: str, keyed: bool, show_values: bool = True) -> bool:
     """Whether keys i and j are equal, when ``==`` says so with one truth value; else a
     TypeError that asks for a key."""
     __tracebackhide__ = True
@@ -526,11 +527,12 @@ def _equal(keys: list[Any], i: int, j: int, call: str, keyed: bool) -> bool:
     except Exception as exc:
         raise TypeError(
             f"latebind.assert_distinct(): cannot tell whether {what} are equal "
-            f"({type(exc).__name__}: {exc}); pass key= a function that makes a result "
+            f"({type(exc).__name__}: {exc if show_values else _HIDDEN}); pass key= a function that makes a result "
             "comparable, e.g. key=repr or key=tuple") from None
+    returned = describe(verdict) if show_values else f"{_HIDDEN} ({type(verdict).__name__})"
     raise TypeError(
         f"latebind.assert_distinct(): cannot tell whether {what} are equal: `==` between them "
-        f"returned {describe(verdict)}, not True or False, as NumPy arrays and other array-like "
+        f"returned {returned}, not True or False, as NumPy arrays and other array-like "
         "objects do (they compare element by element). Pass key= a function that maps each "
         "result to a value that == compares with one answer, e.g. key=lambda a: a.tolist() "
         "for an array, key=tuple or key=repr")

@@ -262,6 +262,37 @@ def test_array_like_results_are_a_clear_error_that_asks_for_a_key(factory: Any) 
            "answer, e.g. key=lambda a: a.tolist()" in message
 
 
+class Secretive:
+    """An == that raises with a value in its text, and one that answers element-wise."""
+
+    def __init__(self, raises: bool) -> None:
+        self.raises = raises
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> Any:
+        if self.raises:
+            raise ValueError("sk-SECRET-444 is not comparable")
+        return Elementwise(["sk-SECRET-555"])  # type: ignore[list-item]  # its repr shows it
+
+    def __repr__(self) -> str:
+        return "Secretive('sk-SECRET-555')"
+
+
+@pytest.mark.parametrize("raises", [True, False])
+def test_cannot_tell_equal_shows_no_value_when_values_are_hidden(raises: bool) -> None:
+    for show in (True, False):
+        with pytest.raises(TypeError) as excinfo:
+            Latebind(show_values=show).assert_distinct(
+                lambda values: [lambda: Secretive(raises) for _ in values], settings=QUIET)
+        message = str(excinfo.value)
+        assert "cannot tell whether the results of callbacks 0 and 1" in message
+        assert ("SECRET" in message) is show, message
+        if not show:
+            assert "<hidden>" in message
+
+
 def test_array_like_results_with_a_key() -> None:
     confirm(array_fixed, key=lambda a: a.items)
     text = failure(array_buggy, key=lambda a: a.items)
