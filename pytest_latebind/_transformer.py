@@ -50,7 +50,7 @@ import types
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ._compat import HAS_QUALNAME, factory_qualname, function_def
+from ._compat import HAS_QUALNAME, LAZY_ANNOTATIONS, factory_qualname, function_def, type_param_names
 from ._scopes import SITE_MARK, FunctionNode, Site, locate_sites
 
 TOKEN = "@latebind_token"  # + the site's index: the closure's record
@@ -66,7 +66,13 @@ def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
     if not found:
         return []
     reads = {read: (index, k) for index, (_, _, checks) in enumerate(found) for read, k in checks.items()}
-    _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found).visit(tree)
+    # Annotations evaluated when the def runs (before 3.14, without the __future__ import) are
+    # hoisted with the defaults; strings (the import) and 3.14's __annotate__ are left alone.
+    eager = not LAZY_ANNOTATIONS and not any(
+        isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+        and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body)
+    _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found,
+                  eager).visit(tree)
     ast.fix_missing_locations(tree)
     return [site for site, _, _ in found]
 
@@ -135,7 +141,8 @@ def _located(node: _Node, where: ast.AST) -> _Node:
 
 class _SiteRewriter(ast.NodeTransformer):
     def __init__(self, index: dict[int, int], reads: dict[int, tuple[int, int]],
-                 found: Sequence[tuple[Site, FunctionNode, dict[int, int]]]) -> None:
+                 found: Sequence[tuple[Site, FunctionNode, dict[int, int]]], eager: bool = False) -> None:
+        self.eager = eager
         self.index = index
         self.reads = reads
         self.sites = [site for site, _, _ in found]
@@ -160,13 +167,31 @@ class _SiteRewriter(ast.NodeTransformer):
         return _located(ast.IfExp(test=ast.copy_location(test, node), body=load(),
                                   orelse=ast.copy_location(slow, node)), node)
 
-    def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr]) -> ast.arguments:
-        """Defaults stay evaluated where they were: passed into the factory as arguments."""
+    def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr],
+                        node: ast.FunctionDef | ast.AsyncFunctionDef | None = None) -> ast.arguments:
+        """Defaults stay evaluated where they were: passed into the factory as arguments.
+
+        So do a def's eager annotations (``node``), after the defaults and in the compiler's
+        order (args, positional-only args, ``*args``, keyword-only args, ``**kwargs``, return,
+        the same on 3.10-3.13): a class attribute, a walrus, a ``yield`` or a bad name in one
+        means what it means in plain Python, in the frame it is in there.  A generic def's
+        (PEP 695) annotations that name a type parameter stay in place (in the factory, where
+        the parameters are), so they run after the hoisted ones."""
         def take(expr: ast.expr) -> ast.expr:
             hoisted.append(expr)
             return _located(_name(f"@latebind_d{len(hoisted) - 1}"), expr)
         defaults = [take(d) for d in args.defaults]
         kw_defaults: list[ast.expr | None] = [None if d is None else take(d) for d in args.kw_defaults]
+        if node is not None and self.eager:
+            params = set(type_param_names(node))
+
+            def hoistable(expr: ast.expr) -> bool:
+                return not any(isinstance(sub, ast.Name) and sub.id in params for sub in ast.walk(expr))
+            for arg in [*args.args, *args.posonlyargs, args.vararg, *args.kwonlyargs, args.kwarg]:
+                if arg is not None and arg.annotation is not None and hoistable(arg.annotation):
+                    arg.annotation = take(arg.annotation)
+            if node.returns is not None and hoistable(node.returns):
+                node.returns = take(node.returns)
         return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
                              kwonlyargs=args.kwonlyargs, kw_defaults=kw_defaults, kwarg=args.kwarg,
                              defaults=defaults)
@@ -220,7 +245,7 @@ class _SiteRewriter(ast.NodeTransformer):
         if index is None:
             return node
         hoisted: list[ast.expr] = []
-        node.args = self._hoist_defaults(node.args, hoisted)
+        node.args = self._hoist_defaults(node.args, hoisted, node)
         decorators, node.decorator_list = node.decorator_list, []
         name = node.name
         node.name = f"{_INNER}{index}"

@@ -95,8 +95,9 @@ CASES = [
                 out.append(Handler().handle())
                 difftools.note(difftools.describe(Handler))
             return out
-        """, point="point 1", expect=(".result", ".notes", ".coverage"),
-        reason="a method annotated with a class attribute raises NameError when its class is built"),
+        """, point="point 1", fails=((3, 14), (4, 0)), expect=(".result", ".notes", ".coverage"),
+        reason="3.14: the method's __annotate__ is compiled in its factory, where the class body's "
+               "names are out of reach (before 3.14 the annotations are hoisted with the defaults)"),
     Case("point_1_bad_annotation_frames", """
         import difftools
         def main():
@@ -109,7 +110,7 @@ CASES = [
                 else:
                     difftools.note("deferred", handle.__name__)
         """, measure=False,  # point 6: the def is never called (its last line)
-        point="point 1", fails=((3, 10), (3, 14)), expect=(".notes[0][0]", ".namespaces.prog.described.main"),
+        point="point 1", fails=FIXED, expect=(".notes[0][0]", ".namespaces.prog.described.main"),
         reason="the NameError of a bad annotation carries the plugin's made() and factory frames"),
     Case("point_1_walrus_in_annotation", """
         def main():
@@ -117,10 +118,38 @@ CASES = [
                 def handle(x: (seen := tag)) -> int:
                     return tag
             return seen, handle("x")
-        """, point="point 1", until=(3, 14),
+        """, point="point 1", fails=FIXED, until=(3, 14),
         expect=(".result", ".namespaces.prog.described.main"),
         reason="a walrus in an annotation binds in the factory, not in the function"),
 
+    Case("point_1_annotation_order_and_yield", """
+        LOG = []
+        def t(x):
+            LOG.append(x)
+            return x
+        def gen():
+            for tag in ["a", "b"]:
+                def f(a: t("a_a") = t("d_a"), /, b: t("a_b") = t("d_b"), *c: t("a_c"),
+                      d: t("a_d") = t("k_d"), **e: (yield tag)) -> t("ret"):
+                    return tag
+                yield f.__annotations__, f()
+        def main():
+            g = gen()
+            out = [next(g), g.send("sent"), next(g), g.send("again")]
+            return out, LOG
+        """, point="point 1", fails=FIXED, until=(3, 14),
+        reason="annotations are evaluated after the defaults, in the compiler's order, in the enclosing frame"),
+    Case("held_generic_def_annotations", """
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Box:
+                    Item = int
+                    def get[T](self, x: T, y: Item = 0) -> list[T]:
+                        return [x, tag]
+                out.append((Box().get(1), Box.get.__annotations__["x"].__name__))
+            return out
+        """, since=(3, 12), until=(3, 14)),
     # -- point 2: a walrus in a generator expression --------------------------------------------
     Case("point_2_walrus_in_genexp", """
         def main():

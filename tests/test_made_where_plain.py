@@ -1,0 +1,76 @@
+"""End to end (issue 16, points 1 and 4): what Python evaluates when a closure is made is
+evaluated where it would be without the plugin, in the user's frame, not in the plugin's
+factory.  A failure there shows the same traceback entries, and a name there means the same.
+
+Each test runs one project twice, plain and with ``--latebind``, in subprocesses (the import
+hook is process-wide), and compares what its tests saw.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from .helpers import run
+
+# The subject's test writes what it observed to a JSON file named by the environment; the
+# closures are made in loops and read their loop variable, so each one is a site.
+CONFTEST = """
+import json, os, traceback
+
+def record(**seen):
+    path = os.environ["OBSERVED"]
+    with open(path, "w") as out:
+        json.dump(seen, out)
+
+def frames(exc):
+    return [(f.name, f.lineno, f.line) for f in traceback.extract_tb(exc.__traceback__)]
+"""
+
+
+def observe(pytester: pytest.Pytester, source: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the test module ``source`` records, plain and instrumented (must be the same)."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_subject=source)
+    seen: dict[str, Any] = {}
+    for mode, args in (("plain", ()), ("latebind", ("--latebind",))):
+        path = pytester.path / f"{mode}.json"
+        monkeypatch.setenv("OBSERVED", str(path))
+        result = run(pytester, *args)
+        result.assert_outcomes(passed=1)
+        seen[mode] = json.loads(path.read_text())
+    # The names of a closure's cells: the instrumented one has the plugin's too (point 9).
+    assert any(n.startswith("@latebind") for n in seen["latebind"].pop("made_by")), "not instrumented"
+    assert not any(n.startswith("@latebind") for n in seen["plain"].pop("made_by"))
+    assert seen["latebind"] == seen["plain"]
+    return seen["plain"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 defers annotations (PEP 649): point 1 is open there")
+def test_annotation_with_a_class_attribute_in_a_class_made_in_a_loop(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = observe(pytester, """
+        from conftest import record, frames
+
+        def test_it():
+            out = []
+            for tag in ["a", "b"]:
+                class Handler:
+                    Result = dict
+                    def handle(self, x: Result = None) -> Result:
+                        return tag
+                out.append((Handler().handle(), Handler.handle.__annotations__["return"].__name__))
+            try:
+                for tag in ["c"]:
+                    def bad(x: undefined_name) -> int:
+                        return tag
+            except NameError as exc:
+                error = (str(exc), frames(exc))
+            record(out=out, error=error, made_by=list(Handler.handle.__code__.co_freevars))
+    """, monkeypatch)
+    assert seen["out"] == [["a", "dict"], ["b", "dict"]]
+    assert seen["error"][0] == "name 'undefined_name' is not defined"
+    assert [name for name, _, _ in seen["error"][1]] == ["test_it"]
