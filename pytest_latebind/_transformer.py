@@ -72,9 +72,37 @@ def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
         isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
         and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body)
     _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found,
-                  eager).visit(tree)
+                  eager, _builtin_iter(tree)).visit(tree)
     ast.fix_missing_locations(tree)
     return [site for site, _, _ in found]
+
+
+def _builtin_iter(tree: ast.Module) -> bool:
+    """Whether the name ``iter`` is the builtin everywhere in the module's own code.
+
+    A generator expression calls ``iter()`` on its first iterable in the enclosing frame; the
+    transformer says so with the name ``iter`` (a code constant cannot be a builtin function),
+    unless the module could bind that name: a binding of it anywhere, or a star import.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "iter" and not isinstance(node.ctx, ast.Load):
+            return False
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == "iter":
+            return False
+        if isinstance(node, ast.arg) and node.arg == "iter":
+            return False
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name.partition(".")[0]) in ("iter", "*") for alias in node.names):
+            return False
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and "iter" in node.names:
+            return False
+        if isinstance(node, ast.ExceptHandler) and node.name == "iter":
+            return False
+        if isinstance(node, ast.alias):
+            continue
+        if any(getattr(node, field, None) == "iter" for field in ("name", "rest", "asname")):
+            return False  # match patterns (MatchAs, MatchStar, MatchMapping's rest), PEP 695 params
+    return True
 
 
 def fix_names(code: types.CodeType, sites: Sequence[Site]) -> types.CodeType:
@@ -141,8 +169,10 @@ def _located(node: _Node, where: ast.AST) -> _Node:
 
 class _SiteRewriter(ast.NodeTransformer):
     def __init__(self, index: dict[int, int], reads: dict[int, tuple[int, int]],
-                 found: Sequence[tuple[Site, FunctionNode, dict[int, int]]], eager: bool = False) -> None:
+                 found: Sequence[tuple[Site, FunctionNode, dict[int, int]]], eager: bool = False,
+                 builtin_iter: bool = False) -> None:
         self.eager = eager
+        self.builtin_iter = builtin_iter
         self.index = index
         self.reads = reads
         self.sites = [site for site, _, _ in found]
@@ -225,8 +255,13 @@ class _SiteRewriter(ast.NodeTransformer):
         if index is None:
             return node
         first, *rest = node.generators
-        # The first iterable is evaluated at once, in the enclosing scope: keep it there.
+        # The first iterable is evaluated at once, in the enclosing scope: keep it there.  So
+        # is iter() of it (a sync one's), whose TypeError then has the user's frames only;
+        # the genexp is given the iterator, as plain Python gives it.
         outer_iter = first.iter
+        if self.builtin_iter and not first.is_async:
+            # At the generator expression's position, as the compiler puts its GET_ITER.
+            outer_iter = _located(ast.copy_location(_call(_located(_name("iter"), node), outer_iter), node), node)
         first = ast.comprehension(target=first.target, iter=_located(_name("@latebind_d0"), outer_iter),
                                   ifs=first.ifs, is_async=first.is_async)
         inner = _located(ast.GeneratorExp(elt=node.elt, generators=[first, *rest]), node)

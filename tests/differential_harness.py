@@ -186,14 +186,17 @@ def _mask_point_9(observed: dict[str, Any]) -> None:
 def _mask_enclosing_code(observed: dict[str, Any]) -> None:
     """New (found by this harness): the code of the function that makes a closure has the def
     factory's local ``@latebind_f<i>`` in ``co_varnames`` and calls ``made`` (``co_names``,
-    getclosurevars' ``unbound``; on older commits the ``@latebind`` global too).  ``made`` is
-    dropped on both sides."""
+    getclosurevars' ``unbound``; on older commits the ``@latebind`` global too), and the
+    builtin ``iter`` it calls on a generator expression's first iterable (point 4: in the
+    user's frame, as plain Python does; ``co_names`` and getclosurevars' ``builtins``).
+    ``made`` and ``iter`` are dropped on both sides."""
     for d in _descriptions(observed):
         d["co_varnames"] = [n for n in d.get("co_varnames", []) if not _PLUGIN_NAME.match(n)]
-        d["co_names"] = [n for n in d.get("co_names", []) if n != "made" and not _PLUGIN_NAME.match(n)]
+        d["co_names"] = [n for n in d.get("co_names", []) if n not in ("made", "iter") and not _PLUGIN_NAME.match(n)]
         cv = d.get("closurevars")
         if isinstance(cv, dict):
             cv["unbound"] = [n for n in cv["unbound"] if n != "made"]
+            cv["builtins"] = [n for n in cv.get("builtins", []) if n != "iter"]
             cv["globals"] = [n for n in cv.get("globals", []) if not _PLUGIN_NAME.match(n)]
 
 

@@ -234,8 +234,54 @@ CASES = [
                     gen = (x * k for x in None)
                 except TypeError as exc:
                     difftools.note(difftools.exception(exc))
-        """, point="point 4", expect=(".notes[0][0]",),
+        """, point="point 4", fails=FIXED, expect=(".notes[0][0]",),
         reason="the TypeError of iter() raised in the factory shows made() and the factory"),
+    Case("point_4_genexp_over_a_failing_iterable", """
+        import difftools
+        class NotIterable:
+            def __iter__(self):
+                raise ValueError("no")
+        class Items:
+            def __getitem__(self, i):
+                if i > 2:
+                    raise IndexError(i)
+                return i
+        def main():
+            gens = []
+            for k in [3, 4]:
+                for bad in [NotIterable(), 5]:
+                    try:
+                        gens.append((x * k
+                                     for x in bad))
+                    except (ValueError, TypeError) as exc:
+                        difftools.note(difftools.exception(exc))
+                gens.append((x * k for x in Items()))
+                gens.append((x * k for x in iter([1, 2])))
+                gens.append((x * y for x in [k] for y in None))
+            out = []
+            for g in gens:
+                try:
+                    out.append(list(g))
+                except TypeError as exc:
+                    difftools.note(difftools.exception(exc))
+            return out
+        """, point="point 4", fails=FIXED, reason="iter() of a genexp's first iterable runs in the user's frame"),
+    Case("held_genexp_with_iter_bound_by_the_module", """
+        import difftools
+        CALLS = []
+        def iter(x):
+            CALLS.append(x)
+            return __builtins__["iter"](x) if isinstance(__builtins__, dict) else __builtins__.iter(x)
+        def main():
+            gens = []
+            for k in [3]:
+                gens.append(x * k for x in [1, 2])
+                try:
+                    gens.append(x * k for x in None)
+                except TypeError as exc:
+                    difftools.note(type(exc).__name__)
+            return [list(g) for g in gens], CALLS
+        """),
     Case("held_failing_default_and_decorator", """
         import difftools
         def bad(func):
@@ -374,12 +420,14 @@ CASES = [
                 def f():
                     return i
                 fs.append(f)
+                fs.append((x + i for x in [1]).__next__)
             return [f() for f in fs]
         def show():
             return main.__code__.co_varnames, main.__code__.co_nlocals, main.__code__.co_names
         """, point="new: enclosing code", expect=(".namespaces.prog.described.main",),
         reason="the enclosing function's co_varnames has the def factory's '@latebind_f<i>', co_names "
-               "and getclosurevars' unbound the 'made' it calls"),
+               "and getclosurevars' unbound the 'made' it calls, co_names and builtins the 'iter' it "
+               "calls on a generator expression's first iterable"),
 
     Case("new_code_flags", """
         import difftools

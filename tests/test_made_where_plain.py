@@ -74,3 +74,31 @@ def test_annotation_with_a_class_attribute_in_a_class_made_in_a_loop(
     assert seen["out"] == [["a", "dict"], ["b", "dict"]]
     assert seen["error"][0] == "name 'undefined_name' is not defined"
     assert [name for name, _, _ in seen["error"][1]] == ["test_it"]
+
+
+def test_a_failing_genexp_shows_the_same_traceback_entries(pytester: pytest.Pytester) -> None:
+    """Point 4: a test that fails with the TypeError of a generator expression over a
+    non-iterable, made in a loop, reports the same traceback entries with and without
+    --latebind (no made() or factory frame)."""
+    pytester.makepyfile(test_failing="""
+        def collect(rows):
+            gens = []
+            for k in rows:
+                gens.append(x * k for x in None)
+            return gens
+
+        def test_it():
+            collect([1, 2])
+    """)
+    outputs = {}
+    for mode, args in (("plain", ()), ("latebind", ("--latebind",))):
+        result = run(pytester, *args, "--tb=long", "-o", "console_output_style=classic")
+        result.assert_outcomes(failed=1)
+        lines = result.stdout.lines
+        start = next(n for n, line in enumerate(lines) if "test_it" in line and "___" in line)
+        end = next(n for n, line in enumerate(lines) if line.startswith("test_failing.py:4: "))
+        outputs[mode] = lines[start:end + 1]
+    assert "E           TypeError: 'NoneType' object is not iterable" in outputs["plain"]
+    assert [line for line in outputs["plain"] if line.startswith("test_failing.py:")] == [
+        "test_failing.py:8: ", "test_failing.py:4: TypeError"]
+    assert outputs["latebind"] == outputs["plain"]

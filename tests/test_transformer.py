@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import textwrap
 import traceback
 import types
 from pathlib import Path
@@ -226,6 +227,34 @@ def test_genexp_first_iterable_is_evaluated_at_once_in_its_scope(tmp_path: Path)
     p, i = plain.build([3]), inst.build([3])
     assert i[0] == p[0]
     assert list(i[1]) == list(p[1]) == [3, 6]
+
+
+@pytest.mark.parametrize("binding", ["", "iter = iter", "from os import *", "def f(iter): pass",
+                                     "import iter", "for iter in []: pass", "class C:\n    iter = 1"])
+def test_a_genexp_over_a_non_iterable_fails_in_the_users_frame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, binding: str) -> None:
+    """iter() of the first iterable runs in the enclosing frame (issue 16, point 4): its
+    TypeError's traceback is the same as plain, unless the module may rebind ``iter``
+    (then the plain name could mean something else, and iter() stays in the factory)."""
+    (tmp_path / "iter.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = binding + textwrap.dedent("""
+        import traceback
+        def build(rows):
+            for i in rows:
+                try:
+                    return (x * i for x in None)
+                except TypeError as exc:
+                    return str(exc), [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+    """)
+    plain, inst = both(tmp_path, source)
+    line = binding.count("\n") + 6
+    expected = ("'NoneType' object is not iterable", [("build", line)])
+    assert plain.build([3]) == expected
+    if binding:
+        assert inst.build([3])[0] == expected[0]
+    else:
+        assert inst.build([3]) == expected
 
 
 def test_module_docstring_and_future_import_stay_first(tmp_path: Path) -> None:
