@@ -46,6 +46,7 @@ so ``__name__``, ``__qualname__``, tracebacks and line numbers are unchanged.
 from __future__ import annotations
 
 import ast
+import sys
 import types
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -58,6 +59,9 @@ _BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
 _WEAK = "@latebind_w"  # + site index, "_", variable index: the weak baseline
 _FACTORY = "@latebind_f"
 _INNER = "@latebind_n"
+# The position of a generator expression's GET_ITER (the iter() of its first iterable): the
+# whole expression's before 3.13, the iterable's from 3.13.
+_GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
 
 
 def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
@@ -260,8 +264,10 @@ class _SiteRewriter(ast.NodeTransformer):
         # the genexp is given the iterator, as plain Python gives it.
         outer_iter = first.iter
         if self.builtin_iter and not first.is_async:
-            # At the generator expression's position, as the compiler puts its GET_ITER.
-            outer_iter = _located(ast.copy_location(_call(_located(_name("iter"), node), outer_iter), node), node)
+            # Where the compiler puts its GET_ITER: the generator expression (3.10-3.12), the
+            # iterable (3.13+).
+            where = outer_iter if _GET_ITER_AT_ITERABLE else node
+            outer_iter = _located(ast.copy_location(_call(_located(_name("iter"), where), outer_iter), where), where)
         first = ast.comprehension(target=first.target, iter=_located(_name("@latebind_d0"), outer_iter),
                                   ifs=first.ifs, is_async=first.is_async)
         inner = _located(ast.GeneratorExp(elt=node.elt, generators=[first, *rest]), node)
