@@ -15,7 +15,12 @@ What is compared, each time against the same source compiled plainly:
 * instrumenting a module at import: parse + find sites + transform + compile, against a
   plain compile, on real files (the standard library's, or the ones given);
 * the import hook's ``find_spec`` on a module it does not watch, against the path finder
-  that runs anyway.
+  that runs anyway;
+* creation with 1 to 10,000 closures alive at one site (it must stay flat);
+* the end-of-test judge with 10,000 live closures;
+* peak memory (``tracemalloc``) of 100,000 closures made and kept, and made and dropped;
+* pytest with the package installed but ``--latebind`` not given, against the plugin not
+  loaded at all (``-p no:latebind``).
 
 Timings are the best of ``--repeat`` repeats (timeit's advice for a noisy machine); the
 ratios are what to read.  Nothing here asserts a time.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib.machinery
 import importlib.util
 import os
@@ -69,6 +75,16 @@ def make_and_drop(n):
         f = lambda x: x + i
         total += f(1)
     return total
+
+def make_own(n):
+    out = []
+    while len(out) < n:
+        out.append(_own(len(out)))
+    return out
+
+def _own(v):
+    for i in (v,):
+        return lambda: i
 
 THOUSAND = range(1000)
 
@@ -182,6 +198,91 @@ def _creation(bench: Bench, plain: types.ModuleType, ours: types.ModuleType, lab
                   lambda: ours.make_and_drop(100), 2_000, per=100, unit=" each")
 
 
+def alive_at_one_site(bench: Bench, plain: types.ModuleType, ours: types.ModuleType) -> None:
+    """Creation must stay flat in the number of closures alive at one site: each row makes
+    that many in one loop (one binding) and keeps them all until the loop ends."""
+    print(f"\n{'creation with N alive at one site (window open)':<58} {'plain':>10} {'latebind':>10} "
+          f"{'ratio':>8} {'extra':>10}")
+    with RECORDER.recording(Window(None)):
+        for n in (1, 10, 100, 1_000, 10_000):
+            bench.compare(f"create a lambda, {n:,} alive at one site", functools.partial(plain.make_lambdas, n),
+                          functools.partial(ours.make_lambdas, n), max(2, 20_000 // n), per=n, unit=" each")
+
+
+def judge_time(bench: Bench, ours: types.ModuleType) -> None:
+    """The end-of-test judge (stale reads, then the shared-binding check with its garbage
+    collection and reachability search) with 10,000 closures of one site alive: the buggy
+    case, every one sharing its loop variable, so a finding is built each time."""
+    from pytest_latebind._judge import judge
+
+    print(f"\n{'the end-of-test judge':<58} {'':>10} {'latebind':>10}")
+    for n, sites, make in ((10_000, "one site, a shared binding", ours.make_lambdas),
+                           (10_000, "one site, each its own binding", ours.make_own)):
+        window = Window("bench")
+        with RECORDER.recording(window):
+            kept = make(n)
+        took = bench.best(functools.partial(judge, window), 5)
+        findings = [str(kind) for finding in judge(window) for kind in finding.kinds]
+        print(f"{'judge, ' + format(n, ',') + ' live closures (' + sites + ')':<58} {'':>10} {_t(took):>10}"
+              f"   findings: {', '.join(findings) or 'none'}", flush=True)
+        bench.rows.append((f"judge {n} ({sites})", 0.0, took, ""))
+        del kept
+
+
+def memory(plain: types.ModuleType, ours: types.ModuleType) -> None:
+    """Peak memory (tracemalloc) of making 100,000 closures in one loop with a window open:
+    kept until the end (a list), and made and dropped (the peak must not grow with the count)."""
+    import gc
+    import tracemalloc
+
+    print(f"\n{'peak memory (tracemalloc), window open':<58} {'plain':>10} {'latebind':>10} {'ratio':>8}")
+    for label, func, n in (("100,000 made and kept", "make_lambdas", 100_000),
+                           ("10,000 made and dropped", "make_and_drop", 10_000),
+                           ("100,000 made and dropped", "make_and_drop", 100_000)):
+        peaks = []
+        for module in (plain, ours):
+            with RECORDER.recording(Window("bench")):
+                gc.collect()
+                tracemalloc.start()
+                result = getattr(module, func)(n)
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+                del result
+            peaks.append(peak)
+        print(f"{label:<58} {_mib(peaks[0]):>10} {_mib(peaks[1]):>10} {peaks[1] / peaks[0]:7.2f}x", flush=True)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.2f} MiB" if size >= 2**20 else f"{size / 1024:.1f} KiB"
+
+
+def installed_but_off(rounds: int) -> None:
+    """pytest on a small suite, with the package installed but --latebind not given, against
+    the same run with the plugin not loaded at all (-p no:latebind): alternating, medians."""
+    import statistics
+    import tempfile
+    import time
+
+    print(f"\n{'installed but off (pytest, 300 tests, median of ' + str(rounds) + ')':<58} "
+          f"{'not loaded':>10} {'installed':>10} {'ratio':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "test_many.py").write_text(
+            "import pytest\n@pytest.mark.parametrize('n', range(300))\n"
+            "def test_n(n):\n    assert [lambda: n for _ in range(3)]\n")
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", tmp]
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(rounds):
+            for installed in (False, True):
+                command = base if installed else [*base, "-p", "no:latebind"]
+                start = time.perf_counter()
+                subprocess.run(command, cwd=tmp, capture_output=True, check=True)
+                times[installed].append(time.perf_counter() - start)
+        off, on = statistics.median(times[False]), statistics.median(times[True])
+        print(f"{'python -m pytest (-p no:latebind / installed, no --latebind)':<58} {_t(off):>10} {_t(on):>10} "
+              f"{on / off:7.2f}x   spread {_t(min(times[False]))}-{_t(max(times[False]))} / "
+              f"{_t(min(times[True]))}-{_t(max(times[True]))}")
+
+
 def import_time(bench: Bench, files: list[Path]) -> None:
     print(f"\n{'instrumenting at import (parse + compile)':<58} {'plain':>10} {'latebind':>10} {'ratio':>8} "
           f"{'extra':>10}")
@@ -208,6 +309,11 @@ def import_time(bench: Bench, files: list[Path]) -> None:
     print(f"{'all ' + str(len(files)) + ' files (' + str(sites_total) + ' sites)':<58} {_t(total_plain):>10} "
           f"{_t(total_ours):>10} {total_ours / total_plain:7.2f}x  {_t(total_ours - total_plain):>10}")
     bench.rows.append(("all files", total_plain, total_ours, ""))
+    none = [(a, b) for (what, a, b, _) in bench.rows[-len(files) - 1:-1] if "(0 sites," in what]
+    if none:
+        p, o = sum(a for a, _ in none), sum(b for _, b in none)
+        print(f"{'the ' + str(len(none)) + ' files without sites':<58} {_t(p):>10} {_t(o):>10} {o / p:7.2f}x  "
+              f"{_t(o - p):>10}")
     steps(bench, files)
 
 
@@ -280,8 +386,13 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     bench = Bench(args.repeat, 0.1 if args.quick else 1.0)
     closures(bench)
+    plain, ours = load(False), load(True)
+    alive_at_one_site(bench, plain, ours)
+    judge_time(bench, ours)
+    memory(plain, ours)
     import_time(bench, files)
     find_spec(bench)
+    installed_but_off(3 if args.quick else 5)
     return 0
 
 

@@ -17,6 +17,7 @@ the closure's token cell), and takes its lock only to change shared state.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import sys
 import threading
@@ -28,7 +29,7 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from ._scopes import SITE_MARK, Site
-from ._values import Weak, keep_text, matches, remember, same, short_repr
+from ._values import ATOMS, Weak, keep_text, matches, remember, same, short_repr
 
 # How many live closures of one site one window tracks for the shared-binding check.  A
 # site that makes more keeps working (stale reads are still seen) but costs no more memory.
@@ -95,8 +96,8 @@ def _no_baseline() -> Any:
 class SiteInfo:
     """A site of a loaded module, with what the recorder caches about it."""
 
-    __slots__ = ("_indexes", "_last", "annotated", "checked", "code", "deferred", "file", "later", "newest",
-                 "own", "site", "slow", "variables")
+    __slots__ = ("_cells", "_indexes", "_last", "annotated", "checked", "code", "deferred", "file", "later",
+                 "newest", "own", "site", "slow", "variables")
 
     def __init__(self, file: str, site: Site) -> None:
         self.file = file
@@ -113,6 +114,9 @@ class SiteInfo:
         self.newest: dict[Any, weakref.ref[Record]] = {}
         self._indexes: tuple[int, ...] | None = None
         self._last: dict[Any, weakref.ref[Record]] = {}  # per binding: the record still pending
+        # Set once a closure was made here by the general path, when the site allows the fast
+        # one (see made): the positions of its loop variables' cells in the factory's closure.
+        self._cells: Callable[[tuple[Any, ...]], Any] | None = None
 
     def settle(self, record: Record) -> tuple[tuple[Any, ...], list[tuple[tuple[Any, ...], Record]]]:
         """For variables the loop assigns after making the closure: the value a closure should
@@ -144,6 +148,20 @@ class SiteInfo:
         record.values = tuple(values)
         return tuple(SLOW if k in self.later else value for k, value in enumerate(values)), filled
 
+    def _enable_fast(self) -> None:
+        """Let :meth:`made` take its fast path when this site's shape allows it: its checked
+        variables are exactly its loop variables, each a cell of the factory (not a global),
+        none assigned after the closure, and no annotations to wrap."""
+        indexes = self._indexes
+        if (self.slow or self.annotated or not indexes or min(indexes) < 0
+                or self.checked != tuple(range(len(self.variables)))):
+            return
+        if len(indexes) == 1:
+            (only,) = indexes
+            self._cells = lambda closure: (closure[only],)
+        else:
+            self._cells = operator.itemgetter(*indexes)
+
     def refs(self, factory: FunctionType) -> tuple[Any, ...]:
         """Where each loop variable lives: the factory's cell, or (globals, name)."""
         indexes = self._indexes
@@ -157,7 +175,51 @@ class SiteInfo:
         return tuple(closure[k] if k >= 0 else (g, name) for k, name in zip(indexes, self.variables, strict=True))
 
     def made(self, factory: FunctionType, *args: Any) -> Any:
-        """Make a closure at this site: ``factory`` takes its token and baselines, then ``args``."""
+        """Make a closure at this site: ``factory`` takes its token and baselines, then ``args``.
+
+        The fast path, for the sites most loops have (every loop variable a cell of the
+        factory, assigned before the closure, no 3.14 annotations): the same record, values
+        and recording as :meth:`made_general`, with nothing computed twice.  Anything unusual
+        (an unbound cell, the first closure of the site) takes the general path.
+        """
+        cells = self._cells
+        if cells is None:
+            return self.made_general(factory, *args)
+        closure = factory.__closure__
+        if closure is None:
+            return self.made_general(factory, *args)
+        refs = cells(closure)
+        if len(refs) == 1:  # most loops: one variable, spelt out (no comprehension frames)
+            try:
+                value = refs[0].cell_contents
+            except ValueError:  # unbound: the general path says what a read of it should do
+                return self.made_general(factory, *args)
+            if value.__class__ in ATOMS:
+                record = Record(self, refs, (value,))
+                made = factory(record, value, object, *args)
+            else:
+                kept = remember(value)
+                record = Record(self, refs, (kept,))
+                made = factory(record, value if kept is value else SLOW,
+                               WeakBaseline(value) if kept.__class__ is Weak else object, *args)
+            raw = [value]
+        else:
+            try:
+                raw = [cell.cell_contents for cell in refs]
+            except ValueError:
+                return self.made_general(factory, *args)
+            values = tuple([value if value.__class__ in ATOMS else remember(value) for value in raw])
+            record = Record(self, refs, values)
+            made = factory(record, *[value if value is raw[k] else SLOW for k, value in enumerate(values)],
+                           *[WeakBaseline(raw[k]) if value.__class__ is Weak else object
+                             for k, value in enumerate(values)], *args)
+        window = RECORDER.window
+        if window is not None:
+            window.add(record, raw, tuple(map(id, refs)))
+        return made
+
+    def made_general(self, factory: FunctionType, *args: Any) -> Any:
+        """:meth:`made` for any site and any closure."""
         info = self
         record = DeferredRecord(info) if info.slow else Record(info)
         refs = info.refs(factory)
@@ -177,6 +239,7 @@ class SiteInfo:
                        *args)
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
+            info._enable_fast()
         if info.annotated and getattr(made, "__annotate__", None) is not None:
             made.__annotate__ = AnnotationReads(made.__annotate__, record)
         if not info.checked:
@@ -218,10 +281,10 @@ class Record:
 
     __slots__ = ("__weakref__", "info", "refs", "values")
 
-    def __init__(self, info: SiteInfo) -> None:
+    def __init__(self, info: SiteInfo, refs: tuple[Any, ...] = (), values: tuple[Any, ...] = ()) -> None:
         self.info = info
-        self.refs: tuple[Any, ...] = ()
-        self.values: tuple[Any, ...] = ()
+        self.refs = refs
+        self.values = values
 
     def read(self, k: int, now: Any) -> Any:
         """A read of the k-th loop variable that the fast identity test did not settle."""
@@ -402,13 +465,36 @@ class Window:
         # is its own even when threads or calls make many bindings at one site.
         self.more_made: dict[tuple[SiteInfo, int, Any], int] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
+        # Per site: [binding keys, their more_made entries, whether all are in more_values]
+        # for the last bindings that made a closure past those kept (see add).
+        self._unlisted: dict[SiteInfo, list[Any]] = {}
         self._lock = threading.Lock()
         _WINDOWS.add(self)
 
-    def add(self, record: Record, raw: list[Any]) -> None:
-        """A closure made; ``raw`` are its values, alive for the length of this call only."""
+    def add(self, record: Record, raw: list[Any], keys: tuple[Any, ...] | None = None) -> None:
+        """A closure made; ``raw`` are its values, alive for the length of this call only;
+        ``keys`` its bindings' keys (:func:`binding_key` of each ref), when the caller has them."""
         info = record.info
-        keys = tuple(map(binding_key, record.refs))
+        if keys is None:
+            keys = tuple(map(binding_key, record.refs))
+        unlisted = self._unlisted.get(info)
+        if unlisted is not None and unlisted[0] == keys:
+            # The common case in a loop: one binding, its kept creations full, so this one
+            # is only counted (and compared with the kept values until they all differ).
+            with self._lock:
+                count = self.made_count[info] = self.made_count[info] + 1
+                more_made = self.more_made
+                for entry in unlisted[1]:
+                    more_made[entry] = more_made.get(entry, 0) + 1
+                if not unlisted[2]:
+                    self._compare_more(info, record, unlisted[1])
+                    unlisted[2] = all(entry in self.more_values for entry in unlisted[1])
+                tracked = self.tracked[info]
+                if len(tracked) < MAX_TRACKED_PER_SITE:
+                    tracked.append(weakref.ref(record))
+                else:
+                    self._track(info, record, count)
+            return
         listed = self._listed(info, keys)
         if listed and RECORDER.show_values:
             # Outside the lock: a repr is the user's code, and it may make closures itself.
@@ -422,17 +508,24 @@ class Window:
                 self._kept[info, keys] = self._kept.get((info, keys), 0) + 1
             else:
                 self._note_more(info, record, creations)
-            tracked = self.tracked.get(info)
-            if tracked is None:
-                tracked = self.tracked[info] = []
-            # A prune costs O(n): when one frees little (the tracked closures are alive), wait
-            # MAX_TRACKED_PER_SITE more closures before the next, so adding stays O(1) on average.
-            if len(tracked) >= MAX_TRACKED_PER_SITE and self.made_count[info] >= self._next_prune.get(info, 0):
-                tracked[:] = [ref for ref in tracked if ref() is not None]
-                if len(tracked) > MAX_TRACKED_PER_SITE // 2:
-                    self._next_prune[info] = self.made_count[info] + MAX_TRACKED_PER_SITE
-            if len(tracked) < MAX_TRACKED_PER_SITE:
-                tracked.append(weakref.ref(record))
+                # Never listed again (the counts only grow): the next ones take the short way.
+                entries = tuple((info, k, key) for k, key in enumerate(keys))
+                self._unlisted[info] = [keys, entries, all(entry in self.more_values for entry in entries)]
+            self._track(info, record, self.made_count[info])
+
+    def _track(self, info: SiteInfo, record: Record, count: int) -> None:
+        """Track the new ``record`` for the shared-binding check (called under the lock)."""
+        tracked = self.tracked.get(info)
+        if tracked is None:
+            tracked = self.tracked[info] = []
+        # A prune costs O(n): when one frees little (the tracked closures are alive), wait
+        # MAX_TRACKED_PER_SITE more closures before the next, so adding stays O(1) on average.
+        if len(tracked) >= MAX_TRACKED_PER_SITE and count >= self._next_prune.get(info, 0):
+            tracked[:] = [ref for ref in tracked if ref() is not None]
+            if len(tracked) > MAX_TRACKED_PER_SITE // 2:
+                self._next_prune[info] = count + MAX_TRACKED_PER_SITE
+        if len(tracked) < MAX_TRACKED_PER_SITE:
+            tracked.append(weakref.ref(record))
 
     def _listed(self, info: SiteInfo, keys: tuple[Any, ...]) -> bool:
         return (self._kept.get((info, keys), 0) < MAX_VALUES
@@ -450,13 +543,18 @@ class Window:
 
     def _note_more(self, info: SiteInfo, record: Record,
                    creations: list[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
-        # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
-        for k, ref in enumerate(record.refs):
-            key = binding_key(ref)
-            entry = (info, k, key)
+        entries = tuple((info, k, binding_key(ref)) for k, ref in enumerate(record.refs))
+        for entry in entries:
             self.more_made[entry] = self.more_made.get(entry, 0) + 1
+        self._compare_more(info, record, entries)
+
+    def _compare_more(self, info: SiteInfo, record: Record, entries: tuple[tuple[Any, ...], ...]) -> None:
+        # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
+        creations = self.creations.get(info, [])
+        for k, entry in enumerate(entries):
             if entry in self.more_values:
                 continue
+            key = entry[2]
             value = record.values[k]
             if value is not PENDING and not any(keys[k] == key and same(values[k], value)
                                                 for keys, values in creations):
