@@ -14,8 +14,21 @@ import pytest
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "cpython_slice.py"
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("test.support") is None,
-                                reason="this Python has no test package")
+def has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"test.{module}") is not None
+    except ImportError:  # no test package at all
+        return False
+
+
+pytestmark = pytest.mark.skipif(not (has("test_keywordonlyarg") and has("test_pydoc")),
+                                reason="this Python's test package lacks the modules (some ship it apart)")
+
+
+def test_a_module_that_is_not_there_cannot_be_compared(tmp_path: Path) -> None:
+    status, report = slice_of(tmp_path, "test_no_such_module")
+    assert status == 2
+    assert "cannot compare" in row(report, "test_no_such_module")[5]
 
 
 def slice_of(tmp_path: Path, *modules: str) -> tuple[int, str]:

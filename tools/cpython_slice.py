@@ -75,6 +75,11 @@ def _child(name: str, instrumented: bool, out: str) -> None:
         window = RECORDER.recording(Window(f"cpython::{name}"))
     stream = io.StringIO()
     with window:
+        import importlib
+
+        # Imported first, so that a module that cannot be imported (not in this Python's test
+        # package) stops the run, instead of unittest counting one error both ways.
+        importlib.import_module(f"test.{name}")
         suite = unittest.defaultTestLoader.loadTestsFromName(f"test.{name}")
         result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
     module = sys.modules.get(f"test.{name}")
@@ -118,6 +123,15 @@ def _run(name: str, instrumented: bool, timeout: float) -> dict[str, Any]:
     return seen
 
 
+def _cell(seen: dict[str, Any]) -> str:
+    """A run that crashed, in one table cell: the last line of what it said."""
+    if "crashed" not in seen:
+        return "ran"
+    text: str = seen["crashed"]
+    last = [line for line in text.splitlines() if line.strip()][-1:] or ["crashed"]
+    return "did not run: " + last[0].strip().replace("|", "\\|")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", default=list(DEFAULT), help="test modules (default: the slice)")
@@ -139,9 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         plain = _run(name, False, args.timeout)
         inst = _run(name, True, args.timeout)
         if "crashed" in plain or "crashed" in inst:
-            lines.append(f"| {name} | - | - | {plain.get('crashed', 'ran')} | {inst.get('crashed', 'ran')} "
-                         "| cannot compare |")
+            lines.append(f"| {name} | - | - | {_cell(plain)} | {_cell(inst)} | cannot compare |")
+            for mode, seen in (("plain", plain), ("instrumented", inst)):
+                if "crashed" in seen:
+                    details.append(f"### {name} ({mode})\n\n```\n{seen['crashed'].strip()}\n```\n")
             status = max(status, 2)
+            print(lines[-1], flush=True)
             continue
         only = sorted(set(inst["failing"]) - set(plain["failing"]))
         only += sorted(f"{t} (skipped)" for t in set(inst["skipped"]) - set(plain["skipped"]))
