@@ -322,3 +322,23 @@ def test_every_cell_of_a_closure_over_an_object_travels_by_pickle(tmp_path: Path
                          for name in ("@latebind_token0", "@latebind_b0_0", "@latebind_w0_0"))
     host = module.Host()
     assert token.read(0, host) is host and weak() is not host and fast is not host
+
+
+def test_distinct_keeps_the_first_of_each_value_in_order_across_types() -> None:
+    from pytest_latebind._recorder import distinct
+    from pytest_latebind._values import remember
+
+    class Obj:
+        pass
+
+    a, b = Obj(), Obj()
+    nan = float("nan")
+    values = [remember(v) for v in (1, True, 1, "1", b"1", None, 2.0, nan, float("nan"), a, b, a, (1, 2), (1, 2),
+                                    -0.0, 0.0, 2**70, 2**70, False, 0)]
+    out = distinct(values)
+    assert out[6] is nan  # one NaN: the first, as remembered (a NaN is the same value as a NaN)
+    assert out[:6] == [1, True, "1", b"1", None, 2.0]
+    assert len(out) == 6 + 1 + 2 + 1 + 1 + 1 + 2  # one NaN, two objects, (1, 2), -0.0 for 0.0, 2**70, False and 0
+    assert out[7].ref() is a and out[8].ref() is b
+    assert out[9] == (1, 2) and out[10] == 0.0 and out[11] == 2**70 and out[12:] == [False, 0]
+    assert [type(v) for v in out[12:]] == [bool, int]
