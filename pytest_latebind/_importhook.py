@@ -334,10 +334,29 @@ def _write_cache(pyc: Path, stat: os.stat_result, code: types.CodeType) -> None:
 
 
 class InstrumentingLoader(importlib.machinery.SourceFileLoader):
+    """The loader of an instrumented module: a ``SourceFileLoader`` that compiles through us.
+
+    It equals the plain ``SourceFileLoader`` of the same name and path, both ways round, with
+    the same hash (issue 16, point 7): a module's ``__spec__`` then equals the spec a fresh
+    ``spec_from_file_location`` or ``pydoc.importfile`` makes for the file.  That is why its
+    own state is in slots: ``FileLoader.__eq__`` compares ``__dict__``, which stays
+    ``{name, path}``.  Its type's name is the one difference left (see how-it-works).
+    """
+
+    __slots__ = ("claimed", "hook")
+
     def __init__(self, fullname: str, path: str, hook: ImportHook, claimed: bool) -> None:
         super().__init__(fullname, path)
         self.hook = hook
         self.claimed = claimed
+
+    def __eq__(self, other: object) -> bool:
+        # A subclass's reflected __eq__ runs first, so SourceFileLoader(...) == self lands here too.
+        if type(other) in (importlib.machinery.SourceFileLoader, InstrumentingLoader):
+            return vars(self) == vars(other)
+        return NotImplemented
+
+    __hash__ = importlib.machinery.SourceFileLoader.__hash__
 
     def exec_module(self, module: types.ModuleType) -> None:
         WATCHED_FILES.add(os.path.abspath(self.path))

@@ -340,6 +340,18 @@ CASES = [
             return type(loader).__name__, type(__loader__).__name__, loader is __loader__
         """, point="point 7", expect=(".result",),
         reason="__spec__.loader is the plugin's InstrumentingLoader"),
+    Case("point_7_spec_equals_a_fresh_spec", """
+        import importlib.machinery, importlib.util, pydoc, sys
+        fs = [lambda: i for i in range(2)]
+        def main():
+            fresh = importlib.util.spec_from_file_location(__name__, __file__)
+            plain = importlib.machinery.SourceFileLoader(__name__, __file__)
+            other = importlib.machinery.SourceFileLoader(__name__ + "x", __file__)
+            again = pydoc.importfile(__file__)
+            return (fresh == __spec__, __spec__ == fresh, __loader__ == plain, plain == __loader__,
+                    __loader__ != plain, hash(__loader__) == hash(plain), __loader__ == other,
+                    sorted(vars(__loader__)), again.__spec__ == __spec__, [f() for f in again.fs])
+        """),
     Case("point_7_loader_apis", """
         import importlib, importlib.resources, inspect, pkgutil, sys
         import difftools

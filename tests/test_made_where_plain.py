@@ -102,3 +102,40 @@ def test_a_failing_genexp_shows_the_same_traceback_entries(pytester: pytest.Pyte
     assert [line for line in outputs["plain"] if line.startswith("test_failing.py:")] == [
         "test_failing.py:8: ", "test_failing.py:4: TypeError"]
     assert outputs["latebind"] == outputs["plain"]
+
+
+def test_an_instrumented_modules_spec_equals_a_fresh_one(pytester: pytest.Pytester) -> None:
+    """Point 7: ``__spec__`` (and ``__loader__``) of an instrumented module equal the ones
+    Python makes afresh for its file, as CPython's test_pydoc.test_importfile checks; the
+    module's loader-based APIs answer as without the plugin."""
+    # A site whose closures are called at once: the run has no finding.
+    pytester.makepyfile(subject="values = [(lambda: i)() for i in range(2)]\n")
+    pytester.makepyfile(test_spec="""
+        import importlib, importlib.machinery, importlib.util, pkgutil, pydoc
+        import subject
+
+        def test_instrumented():  # first: pydoc.importfile re-executes the module, plainly
+            def names(code):
+                yield from code.co_freevars
+                for const in code.co_consts:
+                    if hasattr(const, "co_freevars"):
+                        yield from names(const)
+            code = subject.__loader__.get_code("subject")
+            assert any(n.startswith("@latebind") for n in names(code))
+
+        def test_it():
+            fresh = importlib.util.spec_from_file_location("subject", subject.__file__)
+            assert subject.__spec__ == fresh and fresh == subject.__spec__
+            plain = importlib.machinery.SourceFileLoader("subject", subject.__file__)
+            assert subject.__loader__ == plain and plain == subject.__loader__
+            assert hash(subject.__loader__) == hash(plain)
+            with open(subject.__file__, "rb") as source:
+                text = source.read()
+            assert subject.__loader__.get_source("subject") == text.decode()
+            assert pkgutil.get_data("subject", "subject.py") == text
+            assert importlib.reload(subject) is subject and subject.values == [0, 1]
+            # Last: it replaces sys.modules["subject"] with a module of its own.
+            assert pydoc.importfile(subject.__file__).__spec__ == subject.__spec__
+    """)
+    run(pytester).assert_outcomes(passed=1, failed=1)  # plain: not instrumented
+    run(pytester, "--latebind").assert_outcomes(passed=2)
