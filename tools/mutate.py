@@ -271,8 +271,14 @@ def _guard(worker: Worker, copy: Path, plan: list[tuple[Mutant, str, list[str]]]
     """Abort unless the unmutated snapshot passes the selected tests and a broken core fails them."""
     selected = sorted({t for _, _, tests in plan for t in tests}, key=lambda t: (durations.get(t, 0.0), t))
     if selected:
-        answer = worker.run(f"{PACKAGE}/_scopes.py", None, selected, _limit(selected, durations, 600), "baseline")
+        # No cap: the unmutated run is the measurement itself, so a loaded machine must not make it
+        # a timeout (it was killed past 600 s under a load of 8 on 2 cores).
+        limit = _limit(selected, durations, float("inf"))
+        answer = worker.run(f"{PACKAGE}/_scopes.py", None, selected, limit, "baseline")
         if answer["rc"] != 0:
+            if answer.get("timeout"):
+                raise SystemExit(f"baseline: the unmutated snapshot's selected tests ran past {limit:.0f}s; "
+                                 f"see {worker.logs / 'baseline.log'} (kept with --keep)")
             raise SystemExit(f"baseline: the unmutated snapshot fails its selected tests (exit {answer['rc']}); "
                              f"see {worker.logs / 'baseline.log'}")
         print(f"baseline: {len(selected)} tests pass unmutated ({answer['seconds']:.0f}s)", flush=True)
