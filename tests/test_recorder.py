@@ -342,3 +342,87 @@ def test_distinct_keeps_the_first_of_each_value_in_order_across_types() -> None:
     assert out[7].ref() is a and out[8].ref() is b
     assert out[9] == (1, 2) and out[10] == 0.0 and out[11] == 2**70 and out[12:] == [False, 0]
     assert [type(v) for v in out[12:]] == [bool, int]
+
+
+def _window_state(window: Window) -> dict[str, Any]:
+    """What a window recorded, with binding keys (addresses) renamed by first appearance, so
+    that two runs of one program can be compared."""
+    from pytest_latebind._values import describe
+
+    names: dict[Any, int] = {}
+
+    def name(key: Any) -> int:
+        return names.setdefault(key, len(names))
+
+    [info] = list(window.made_count)
+    creations = [([name(k) for k in keys], [describe(v) for v in values])
+                 for keys, values in window.creations[info]]
+    return {"made": window.made_count[info], "creations": creations,
+            "more_values": sorted((k, name(key)) for _, k, key in window.more_values),
+            "more_made": sorted((k, name(key), n) for (_, k, key), n in window.more_made.items()),
+            "tracked": len(window.tracked[info]),
+            "stale": sorted((event.variable, event.calls, [describe(v) for v in event.created])
+                            for event in window.take_stale())}
+
+
+PROGRAMS: dict[str, tuple[list[Any] | None, bool]] = {
+    "ints with repeats": ([1, 1, 2, 2, 3] * 5, False),
+    "one equal value": ([7] * 30, False),
+    "objects": (None, False),
+    "tuples and strings": ([(1, "a"), (1, "a"), "x", b"x", 2.5, float("nan")] * 4, False),
+    "many bindings": (list(range(12)), True),
+    "a new value after the kept ones": ([1] * 10 + [2, 1], False),
+}
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+def test_the_fast_creation_path_records_what_the_general_one_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str) -> None:
+    """SiteInfo.made's short path (after a site's first closure) must leave a window exactly
+    as made_general does: counts, kept creations and their texts, more_values, tracking, and
+    the stale reads of calls after the loop."""
+    from pytest_latebind._recorder import SiteInfo, binding_key, sites_of
+    from pytest_latebind._values import remember, same
+
+    module = load(tmp_path, """
+        def build(values):
+            out = []
+            for v in values:
+                out.append(lambda: v)
+            return out
+    """)
+    values: list[Any] | None
+    values, per_call = PROGRAMS[program]
+
+    class Obj:
+        def __repr__(self) -> str:
+            return "Obj()"
+
+    def run() -> dict[str, Any]:
+        objects = [Obj() for _ in range(20)]
+        items: list[Any] = [objects[k % 7] for k in range(20)] if values is None else values
+        with RECORDER.recording(Window("t")) as opened:
+            assert opened is not None
+            # per_call: one binding per call, a few closures each
+            kept = [f for v in items for f in module.build([v, v * 2, v])] if per_call else module.build(items)
+            for f in kept:
+                f()
+            [site] = list(opened.made_count)
+            bindings = {binding_key(record.refs[0]) for record in map(record_of, kept) if record is not None}
+            # Every closure counted on its binding, past the kept creations too.
+            assert sum(opened.made_on(site, 0, key) for key in bindings) == len(kept)
+            if not per_call:  # one binding: "..." exactly when a later value is none of the kept ones
+                first = [remember(v) for v in items[:MAX_VALUES]]
+                new = any(not any(same(remember(v), k) for k in first) for v in items[MAX_VALUES:])
+                assert bool(opened.more_values) == new
+            state = _window_state(opened)
+        del kept, objects
+        return state
+
+    fast = run()
+    [info] = sites_of(str(module.__file__))
+    assert info._cells is not None  # the short path was taken
+    monkeypatch.setattr(SiteInfo, "_enable_fast", lambda self: None)
+    info._cells = None
+    general = run()
+    assert fast == general
