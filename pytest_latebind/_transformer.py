@@ -46,6 +46,7 @@ so ``__name__``, ``__qualname__``, tracebacks and line numbers are unchanged.
 from __future__ import annotations
 
 import ast
+import dis
 import sys
 import types
 from collections.abc import Sequence
@@ -59,6 +60,11 @@ _BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
 _WEAK = "@latebind_w"  # + site index, "_", variable index: the weak baseline
 _FACTORY = "@latebind_f"
 _INNER = "@latebind_n"
+_ITERATOR = "@latebind_i0"  # a genexp factory's parameter when it is given the iterator
+_GET_ITER = dis.opmap["GET_ITER"]
+_NOP = dis.opmap["NOP"]
+_LOAD_FAST = dis.opmap["LOAD_FAST"]
+_LOAD_FAST_BORROW = dis.opmap.get("LOAD_FAST_BORROW", -1)  # 3.14
 # The position of a generator expression's GET_ITER (the iter() of its first iterable): the
 # whole expression's before 3.13, the iterable's from 3.13.
 _GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
@@ -134,11 +140,29 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
         for const in code.co_consts
     )
     changes: dict[str, Any] = {"co_consts": consts}
+    if code.co_varnames[-1:] == (_ITERATOR,) and code.co_name == "<lambda>":
+        changes["co_code"] = _given_iterator(code.co_code)
     if _INNER in code.co_name:
         changes["co_name"] = _rename(code.co_name, renames)
     if HAS_QUALNAME:
         changes["co_qualname"] = _rename(code.co_qualname, renames)  # type: ignore[attr-defined,unused-ignore]
     return code.replace(**changes)
+
+
+def _given_iterator(co_code: bytes) -> bytes:
+    """A genexp factory's bytecode without its GET_ITER: it is given ``iter(first iterable)``,
+    taken in the user's frame, and hands it to the generator as is, as plain Python does, so a
+    user's ``__iter__`` runs once.  Every instruction is two bytes (GET_ITER has no cache
+    entries), so opcodes are at even offsets.  From 3.14 the load before it may borrow its
+    reference, which only GET_ITER made a strong one: it becomes a LOAD_FAST."""
+    code = bytearray(co_code)
+    for offset in range(0, len(code), 2):
+        if code[offset] == _GET_ITER:
+            code[offset], code[offset + 1] = _NOP, 0
+            if offset >= 2 and code[offset - 2] == _LOAD_FAST_BORROW:
+                code[offset - 2] = _LOAD_FAST
+            break
+    return bytes(code)
 
 
 def _rename(qualname: str, renames: tuple[tuple[str, str], ...]) -> str:
@@ -268,10 +292,13 @@ class _SiteRewriter(ast.NodeTransformer):
             # iterable (3.13+).
             where = outer_iter if _GET_ITER_AT_ITERABLE else node
             outer_iter = _located(ast.copy_location(_call(_located(_name("iter"), where), outer_iter), where), where)
-        first = ast.comprehension(target=first.target, iter=_located(_name("@latebind_d0"), outer_iter),
+        param = _ITERATOR if outer_iter is not first.iter else "@latebind_d0"
+        first = ast.comprehension(target=first.target, iter=_located(_name(param), outer_iter),
                                   ifs=first.ifs, is_async=first.is_async)
         inner = _located(ast.GeneratorExp(elt=node.elt, generators=[first, *rest]), node)
-        factory = _located(ast.Lambda(args=self._factory_args(index, 1), body=inner), node)
+        args = self._factory_args(index, 1)
+        args.args[-1].arg = param  # _fix takes the GET_ITER of a factory given the iterator out
+        factory = _located(ast.Lambda(args=args, body=inner), node)
         return self._made(index, factory, [outer_iter], node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST | list[ast.stmt]:
