@@ -171,5 +171,7 @@ class Silencer:
                 silenced.append({"ignore": ignore.label, "reason": ignore.reason,
                                  "finding": f"{self.context.path(finding.file)}:{finding.line} "
                                             f"{finding.qualname or finding.site_name}, loop variable "
-                                            f"{finding.variable!r}"})
+                                            f"{finding.variable!r}",
+                                 # The site, for site coverage: a silenced site is still a buggy one.
+                                 "site": f"{self.context.path(finding.file)}:{finding.line}:{finding.column}"})
         return kept, silenced

@@ -42,6 +42,7 @@ class Settings:
     report_option: str = "--latebind-report"  # ... ``report``: the flag, or "latebind_report (ini)"
     sarif_option: str = "--latebind-sarif"
     explain: bool = False  # say, for each site that ran, why it is or is not a finding
+    sites: bool = False  # list every closure site of the watched modules with its status
 
 
 def _bool(text: str) -> bool:
@@ -118,6 +119,10 @@ def add_options(parser: pytest.Parser) -> None:
                          "tests) why it is or is not a finding: the closures made, the values they were "
                          "made with, the bindings, stale reads, and how many were alive at the end. "
                          "ini: latebind_explain")
+    group.addoption("--latebind-sites", action="store_true", default=None, dest="latebind_sites",
+                    help="after the run, list every closure site of the watched modules, sorted by file "
+                         "and line, with its status: buggy, clean, trivial (never made with two values) "
+                         "or not run. ini: latebind_sites")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -132,6 +137,8 @@ def add_options(parser: pytest.Parser) -> None:
                   help="show values in messages and reports (like --latebind-show-values)")
     parser.addini("latebind_baseline", default="",
                   help="baseline file, relative to the ini file (like --latebind-baseline)")
+    parser.addini("latebind_sites", type="bool", default=False,
+                  help="list every closure site's status at the end (like --latebind-sites)")
     parser.addini("latebind_explain", type="bool", default=False,
                   help="explain each site's verdict at the end (like --latebind-explain)")
     parser.addini("latebind_ignore", type="linelist", default=[],
@@ -198,6 +205,7 @@ def read_settings(config: pytest.Config) -> Settings:
         ignores=tuple(line for line in config.getini("latebind_ignore") if line.strip()),
         modules_option="--latebind-modules" if modules_cli is not None else "latebind_modules (ini)",
         explain=bool(pick("latebind_explain", "latebind_explain", bool)),
+        sites=bool(pick("latebind_sites", "latebind_sites", bool)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )

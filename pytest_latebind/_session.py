@@ -144,6 +144,8 @@ class LatebindRun:
         if self.settings.explain and not self.windows.stopped:
             self.results.explained.extend(explain.explain_window(self.windows.session, outside, self.context))
         self.results.add_outside(outside)
+        if not self.windows.stopped:
+            self.results.watched.note(self.windows.session, self.context)
         self.results.write(outside, self._warn_at_end)
         if xdist.is_worker(self.config):
             xdist.send_active(self.config, self.in_use())

@@ -81,7 +81,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         label = run.watched_label(item)
     with run.windows.test(label) as window:
         item.stash[_WINDOW] = window
-        return (yield)
+        try:
+            return (yield)
+        finally:
+            with run.guard("site coverage"):  # which sites varied, while the window holds its values
+                run.results.watched.note(window, run.context)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -194,6 +198,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminal.summary(terminalreporter, run.results, run.session_failure(), run.watched_shown())
             if run.settings.explain:
                 terminal.explain(terminalreporter, run.results)
+            if run.settings.sites and run.watched_shown() is not None:
+                terminal.site_table(terminalreporter, run.results)
             for line in run.results.annotations():
                 terminalreporter.write_line(line)
             run.show_errors(terminalreporter)

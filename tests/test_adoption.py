@@ -85,7 +85,8 @@ def test_summary_says_what_was_watched_when_nothing_is_found(pytester: pytest.Py
     # app/__init__, app.jobs, app.unused and the test module; 2 sites (the lambda called on the
     # spot is none), 1 of which made closures.
     result.stdout.fnmatch_lines(["*= late-binding closures =*",
-                                 "latebind: 4 modules watched, 2 closure sites, 1 run; no findings"])
+                                 "latebind: 4 modules watched, 2 closure sites, 1 run"
+                                 " (0 buggy, 1 clean, 0 trivial), 1 not run; no findings"])
 
 
 @pytest.mark.parametrize("mode", XDIST)
@@ -93,7 +94,7 @@ def test_quiet_summary_is_one_line(pytester: pytest.Pytester, mode: str) -> None
     _app(pytester)
     result = _run(pytester, "--latebind", "-q", *XDIST[mode])
     assert [line for line in result.outlines if "latebind" in line] == [
-        "latebind: 4 modules watched, 2 closure sites, 1 run; no findings"]
+        "latebind: 4 modules watched, 2 closure sites, 1 run (0 buggy, 1 clean, 0 trivial), 1 not run; no findings"]
     assert "late-binding closures =" not in result.stdout.str()
 
 
@@ -103,7 +104,8 @@ def test_verbose_lists_the_watched_modules(pytester: pytest.Pytester, mode: str)
     result = _run(pytester, "--latebind", "-v", "--latebind-modules=app", *XDIST[mode])
     result.stdout.fnmatch_lines(["*= late-binding closures =*", "watched modules:", "  app", "  app.jobs",
                                  "  app.unused", "  test_app",
-                                 "latebind: 4 modules watched, 2 closure sites, 1 run; no findings"])
+                                 "latebind: 4 modules watched, 2 closure sites, 1 run"
+                                 " (0 buggy, 1 clean, 0 trivial), 1 not run; no findings"])
 
 
 def test_summary_counts_findings_and_known_ones(pytester: pytest.Pytester) -> None:
@@ -113,7 +115,8 @@ def test_summary_counts_findings_and_known_ones(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
     result = _run(pytester, "--latebind", "--latebind-baseline=baseline.json")
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["latebind: 6 modules watched, 3 closure sites, 2 run; no findings, "
+    result.stdout.fnmatch_lines(["latebind: 6 modules watched, 3 closure sites, 2 run"
+                                 " (1 buggy, 1 clean, 0 trivial), 1 not run; no findings, "
                                  "1 known (in the baseline)"])
 
 
@@ -141,7 +144,8 @@ def test_a_typo_in_latebind_modules_warns(pytester: pytest.Pytester, mode: str, 
     assert (f"LatebindPluginWarning: pytest-latebind: {option} names 'app.jobz', but no module of it was "
             "imported during the run, so nothing of it was watched: check the spelling") in out
     # The module the test imported through a name that was right: nothing of the typo.
-    result.stdout.fnmatch_lines(["latebind: 1 module watched, 0 closure sites, 0 run; no findings"])
+    result.stdout.fnmatch_lines(["latebind: 1 module watched, 0 closure sites, 0 run"
+                                 " (0 buggy, 0 clean, 0 trivial), 0 not run; no findings"])
 
 
 def test_a_right_name_does_not_warn(pytester: pytest.Pytester) -> None:

@@ -72,7 +72,8 @@ def test_import_time_finding_fails_the_session_with_the_reason(pytester: pytest.
         "handlers.py:3: lambda <lambda>, loop variable 'name' (shared binding)",
         "    2 closures: created with name='open', 'save'; all of them now see name='save'",
         "    outside any test: at import time or between tests",
-        "latebind: * modules watched, 1 closure site, 1 run; 1 late-binding closure",
+        "latebind: * modules watched, 1 closure site, 1 run"
+        " (1 buggy, 0 clean, 0 trivial), 0 not run; 1 late-binding closure",
         "latebind: the session fails: 1 late-binding closure found outside any test (at import time),"
         " where no test can fail for it; fix it, or set latebind_mode = warn to report without failing",
     ])
@@ -159,7 +160,8 @@ def test_header_says_what_is_watched(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["latebind: every test, mode=warn, watching pkg and test modules, values hidden"])
     # Nothing found: the section still says what was watched (issue 12).
     result.stdout.fnmatch_lines(["*= late-binding closures =*",
-                                 "latebind: 1 module watched, 0 closure sites, 0 run; no findings"])
+                                 "latebind: 1 module watched, 0 closure sites, 0 run"
+                                 " (0 buggy, 0 clean, 0 trivial), 0 not run; no findings"])
 
 
 # -- values hidden everywhere ---------------------------------------------------------

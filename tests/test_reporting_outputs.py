@@ -253,7 +253,8 @@ def test_terminal(runs: dict[str, Run], mode: str) -> None:
         f"at scheduler/health.py:{HEALTH_READ[0]}",
         f"    tests: {HOST_TEST}",
         # What was watched (issue 12): the example's 2 packages' modules, its tests, the probe.
-        "latebind: 5 modules watched, 2 closure sites, 2 run; 2 late-binding closures",
+        "latebind: 5 modules watched, 2 closure sites, 2 run"
+        " (2 buggy, 0 clean, 0 trivial), 0 not run; 2 late-binding closures",
     ]
     # The import-time finding was also hit by a test, which failed for it: no extra reason.
     assert "the session fails" not in run.stdout

@@ -46,9 +46,11 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
     }
 
 
-def report(findings: Sequence[Finding], context: Context, comparison: Comparison | None = None) -> dict[str, Any]:
+def report(findings: Sequence[Finding], context: Context, comparison: Comparison | None = None,
+           sites: dict[str, Any] | None = None) -> dict[str, Any]:
     """With a baseline, each finding says whether it is ``known`` or ``new``, and the report
-    lists the baseline's entries the run covered and did not find (``baseline.fixed``)."""
+    lists the baseline's entries the run covered and did not find (``baseline.fixed``);
+    ``sites``: site coverage (``sites.to_json``), when the run watched modules."""
     out: dict[str, Any] = {"version": VERSION,
                            "tool": {"name": "pytest-latebind", "version": __version__},
                            "findings": [finding_to_json(f, context) for f in findings]}
@@ -58,8 +60,11 @@ def report(findings: Sequence[Finding], context: Context, comparison: Comparison
         out["baseline"] = {"file": comparison.baseline.shown,
                            "fixed": [dict(zip(("path", "qualname", "variable", "kind"), fp, strict=True))
                                      for fp in comparison.fixed]}
+    if sites is not None:
+        out["sites"] = sites
     return out
 
 
-def write(path: Path, findings: Sequence[Finding], context: Context, comparison: Comparison | None = None) -> None:
-    write_atomically(path, json.dumps(report(findings, context, comparison), indent=2) + "\n")
+def write(path: Path, findings: Sequence[Finding], context: Context, comparison: Comparison | None = None,
+          sites: dict[str, Any] | None = None) -> None:
+    write_atomically(path, json.dumps(report(findings, context, comparison, sites), indent=2) + "\n")

@@ -16,7 +16,8 @@ from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
 from .._recorder import WATCHED_FILES
-from . import github, json_report, junit, sarif, xdist
+from .._sitecoverage import SiteStatus
+from . import github, json_report, junit, sarif, sites, xdist
 from .collect import Collector
 from .files import source_root
 from .watched import Watched
@@ -52,6 +53,7 @@ class Results:
     watched: Watched = field(default_factory=Watched)  # modules, sites, sites run (every process's)
     write_errors: list[str] = field(default_factory=list)  # reports that could not be written
     explained: list[dict[str, Any]] = field(default_factory=list)  # --latebind-explain, every process's
+    sites: list[SiteStatus] = field(default_factory=list)  # site coverage, at the end (the controller's)
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -110,6 +112,9 @@ class Results:
             self.inline_ignores.update(inline)
             self.unused = self._unused()
         self.findings = findings
+        self.sites = table = sites.rows(self.watched, findings, self.silenced, context)
+        # Site coverage only where the run watched modules: latebind.check() alone has no sites.
+        coverage = sites.to_json(table) if self.watched.modules else None
         comparison = None
         if self.baseline is not None:
             comparison = self.comparison = _baseline.compare(
@@ -120,12 +125,13 @@ class Results:
                             lambda path: _baseline.write(comparison, findings, context), warn)
         if self.reports.json is not None:
             self._write("JSON report", self.reports.json,
-                        lambda path: json_report.write(path, findings, context, comparison), warn)
+                        lambda path: json_report.write(path, findings, context, comparison, coverage), warn)
         if self.reports.sarif is not None:
             root = source_root(self.config.rootpath)
+            notes = sarif.not_run_results(table, self.config.rootpath, root)
             self._write("SARIF report", self.reports.sarif,
                         lambda path: sarif.write(path, findings, context, root=root, mode=mode,
-                                                 comparison=comparison), warn)
+                                                 comparison=comparison, notes=notes), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
 

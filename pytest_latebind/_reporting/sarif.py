@@ -145,8 +145,32 @@ def result(finding: Finding, context: Context, *, root: Path, mode: Mode,
     return out
 
 
+# Site coverage (--latebind): a site no test ran is a note, not an alert: it is unverified.
+NOT_RUN_RULE: dict[str, Any] = {
+    "id": "not-run",
+    "name": "LateBindingSiteNotRun",
+    "shortDescription": {"text": "A closure made in a loop that no test ran: late binding there is unverified."},
+    "fullDescription": {"text": "The tests never made a closure at this site, so the run cannot tell whether it "
+                                "reads its loop variable late. Run it from a test, or check it with "
+                                "--latebind-scan."},
+    "helpUri": f"{RULES_PAGE}#not-run",
+    "defaultConfiguration": {"level": "note"},
+    "properties": {"tags": ["late-binding", "coverage"]},
+}
+
+
+def not_run_results(sites: Sequence[Any], rootpath: Path, root: Path) -> list[dict[str, Any]]:
+    """A note per ``not run`` site (``SiteStatus`` rows, paths as shown: relative to ``rootpath``)."""
+    index = len(_RULES)
+    return [{"ruleId": "not-run", "ruleIndex": index, "level": "note", "kind": "review",
+             "message": {"text": "no test made a closure at this site: late binding here is unverified"},
+             "locations": [_location(str(rootpath / s.path), s.line, root, s.column)]}
+            for s in sites if s.status == "not run"]
+
+
 def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
-           comparison: Comparison | None = None) -> dict[str, Any]:
+           comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """``notes``: the ``not run`` sites' results (:func:`not_run_results`), after the findings."""
     run: dict[str, Any] = {}
     if comparison is not None:
         # Entries the run covered and did not find are no "absent" results: a viewer that
@@ -159,18 +183,20 @@ def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: M
         "runs": [{
             "tool": {"driver": {"name": "pytest-latebind", "version": __version__,
                                 "semanticVersion": __version__, "informationUri": DOCS_URL,
-                                "rules": rules()}},
+                                "rules": [*rules(), NOT_RUN_RULE] if notes else rules()}},
             "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
-            "results": [result(f, context, root=root, mode=mode, comparison=comparison) for f in findings],
+            "results": [*(result(f, context, root=root, mode=mode, comparison=comparison) for f in findings),
+                        *notes],
             **run,
         }],
     }
 
 
 def write(path: Path, findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
-          comparison: Comparison | None = None) -> None:
-    text = json.dumps(report(findings, context, root=root, mode=mode, comparison=comparison), indent=2) + "\n"
+          comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = ()) -> None:
+    text = json.dumps(report(findings, context, root=root, mode=mode, comparison=comparison, notes=notes),
+                      indent=2) + "\n"
     write_atomically(path, text)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from .. import _recorder
 from .._messages import Context, plural
 from .._recorder import WATCHED_FILES
+from .._sitecoverage import varied_sites
 
 HANDLE = "@latebind"  # an instrumented module's global holding its sites, before sites_of
 Key = tuple[str, int, int]  # a site: (path as shown, line, column)
@@ -28,6 +29,16 @@ class Watched:
     modules: set[str] = field(default_factory=set)  # dotted names of the instrumented modules
     sites: set[Key] = field(default_factory=set)  # every closure site of those modules
     ran: set[Key] = field(default_factory=set)  # the sites that made at least one closure
+    # The sites that made closures with two different values of a loop variable, in one
+    # window (a test, or outside tests): what tells a clean site from a trivial one.
+    varied: set[Key] = field(default_factory=set)
+
+    def note(self, window: Any, context: Context) -> None:
+        """A window ended (a test's, or the session's): keep which of its sites varied, now,
+        because the window and the values it remembers are gone after it."""
+        if window is not None:
+            for info in varied_sites(window):
+                self.varied.add((context.path(info.file), info.site.line, info.site.column))
 
     def collect(self, context: Context) -> None:
         """Add what this process imported through the import hook (and still holds)."""
@@ -46,13 +57,13 @@ class Watched:
     def to_payload(self) -> dict[str, Any]:
         """Builtins only, for an xdist worker's ``workeroutput``."""
         return {"modules": sorted(self.modules), "sites": [list(k) for k in sorted(self.sites)],
-                "ran": [list(k) for k in sorted(self.ran)]}
+                "ran": [list(k) for k in sorted(self.ran)], "varied": [list(k) for k in sorted(self.varied)]}
 
     def add_payload(self, payload: Any) -> None:
         if not isinstance(payload, dict):
             return
         self.modules.update(m for m in payload.get("modules", ()) if isinstance(m, str))
-        for name in ("sites", "ran"):
+        for name in ("sites", "ran", "varied"):
             target: set[Key] = getattr(self, name)
             for entry in payload.get(name, ()):
                 if isinstance(entry, list) and len(entry) == 3:
