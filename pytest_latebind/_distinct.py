@@ -160,12 +160,12 @@ def _inner_test(example: _Example, strategy: st.SearchStrategy[Any], settings: S
     # explain phase: it traces every shrink step (about half a second on a trivial factory)
     # to annotate an exception that, for agreeing callbacks, is replaced by our message.
     phases = tuple(phase for phase in parent.phases if phase is not Phase.explain)
-    if example.show_values or not example.own_values:
-        return Settings(parent=parent, report_multiple_bugs=False, phases=phases)(given(strategy)(confirm))
     # Values hidden and drawn from the user's strategy: Hypothesis would print them in its
     # "Failing test case" note and its reproduce blob; quiet keeps both out of every output.
+    hidden = not example.show_values and example.own_values
+    verbosity = Verbosity.quiet if hidden else parent.verbosity
     return Settings(parent=parent, report_multiple_bugs=False, phases=phases,
-                    verbosity=Verbosity.quiet)(given(strategy)(confirm))
+                    verbosity=verbosity)(given(strategy)(confirm))
 
 
 def _confirm(run: Callable[[], None], example: _Example, context: Context, final: bool = True) -> None:
@@ -400,7 +400,7 @@ class _Example:
 
     def d(self, value: Any) -> str:
         """A value and its type (:func:`describe`), or only its type when values are hidden."""
-        return describe(value) if self.show_values else f"{_HIDDEN} ({type(value).__name__})"
+        return _described(value, self.show_values)
 
     def _callbacks(self, made: Any, call: str, count: int) -> list[Any]:
         __tracebackhide__ = True
@@ -485,6 +485,11 @@ class _Example:
                                 f"but {shown} {reason}", callbacks)
 
 
+def _described(value: Any, show_values: bool) -> str:
+    """A value and its type (:func:`describe`), or only its type when values are hidden."""
+    return _describe(value) if show_values else f"{_HIDDEN} ({type(value).__name__})"
+
+
 def _first_equal(keys: list[Any], call: str, *, keyed: bool = False,
                  show_values: bool = True) -> tuple[int, int] | None:
     """The first pair (i, j), i < j, of equal keys, in the order of a pairwise search.
@@ -529,10 +534,9 @@ def _equal(keys: list[Any], i: int, j: int, call: str, keyed: bool, show_values:
             f"latebind.assert_distinct(): cannot tell whether {what} are equal "
             f"({type(exc).__name__}: {exc if show_values else _HIDDEN}); pass key= a function that makes a result "
             "comparable, e.g. key=repr or key=tuple") from None
-    returned = describe(verdict) if show_values else f"{_HIDDEN} ({type(verdict).__name__})"
     raise TypeError(
         f"latebind.assert_distinct(): cannot tell whether {what} are equal: `==` between them "
-        f"returned {returned}, not True or False, as NumPy arrays and other array-like "
+        f"returned {_described(verdict, show_values)}, not True or False, as NumPy arrays and other array-like "
         "objects do (they compare element by element). Pass key= a function that maps each "
         "result to a value that == compares with one answer, e.g. key=lambda a: a.tolist() "
         "for an array, key=tuple or key=repr")
@@ -609,7 +613,7 @@ def _check_arguments(factory: Any, args: Any, kwargs: Any, values: Any, key: Any
     __tracebackhide__ = True
 
     def describe(value: Any) -> str:  # the user's arguments: only their types when values are hidden
-        return _describe(value) if show_values else f"{_HIDDEN} ({type(value).__name__})"
+        return _described(value, show_values)
 
     def short_repr(value: Any) -> str:
         return _short_repr(value) if show_values else _HIDDEN
