@@ -66,7 +66,7 @@ class Run:
 
 
 def steps(path: Path) -> list[Step]:
-    page = str(path.relative_to(ROOT))
+    page = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
     lines = path.read_text(encoding="utf-8").splitlines()
     out: list[Step] = []
     pending: tuple[str, str] | None = None
