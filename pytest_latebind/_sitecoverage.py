@@ -14,7 +14,7 @@ status at the end of a run:
     it made closures, but never with two values (a loop of one round, the same value every
     round): it ran, yet the run says nothing about late binding there;
 ``not run``
-    no closure was made there: only a static look (``--latebind-scan``) can say anything.
+    no closure was made there: the run says nothing about the site.
 
 This module is the core (no pytest): a site is a key ``(path as shown, line, column)``.
 """

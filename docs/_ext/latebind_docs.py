@@ -132,10 +132,10 @@ class SchemaDirective(_RstDirective):
 
 class SarifRulesDirective(_RstDirective):
     def lines(self) -> list[str]:
-        from pytest_latebind._reporting.sarif import rules
+        from pytest_latebind._reporting.sarif import NOT_RUN_RULE, rules
 
         out = []
-        for rule in rules():
+        for rule in [*rules(), NOT_RUN_RULE]:  # the not-run note's rule: only in runs with such sites
             out += [f"**{rule['id']}** (``{rule['name']}``, default level ``{rule['defaultConfiguration']['level']}``)",
                     "", f"   *{_escape(rule['shortDescription']['text'])}*", "",
                     f"   {_escape(rule['fullDescription']['text'])}", "",
