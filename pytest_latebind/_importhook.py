@@ -205,7 +205,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
             ran = True
             try:
                 tree = ast.parse(data, filename=path)
-                sites = instrument(tree, importlib.util.decode_source(data).splitlines())
+                sites = instrument(tree, importlib.util.decode_source(data).splitlines(), another_transform=True)
                 if claimed and hook.rewrite is not None:
                     hook.rewrite.rewrite(tree, data, path)
             except (SyntaxError, ValueError):

@@ -70,8 +70,12 @@ _LOAD_FAST_BORROW = dis.opmap.get("LOAD_FAST_BORROW", -1)  # 3.14
 _GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
 
 
-def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
-    """Rewrite ``tree`` in place; return its site table (empty: nothing was changed)."""
+def instrument(tree: ast.Module, source_lines: list[str], *, another_transform: bool = False) -> list[Site]:
+    """Rewrite ``tree`` in place; return its site table (empty: nothing was changed).
+
+    ``another_transform``: another import hook's transform reads the tree after us (typeguard
+    reads a def's annotations from it to write its checks): a def's annotations stay in it,
+    unless evaluating them there would mean something else (see ``_SiteRewriter``)."""
     found = locate_sites(tree, source_lines)
     if not found:
         return []
@@ -82,7 +86,7 @@ def instrument(tree: ast.Module, source_lines: list[str]) -> list[Site]:
         isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
         and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body)
     _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found,
-                  eager, _builtin_iter(tree)).visit(tree)
+                  eager, _builtin_iter(tree), another_transform).visit(tree)
     ast.fix_missing_locations(tree)
     return [site for site, _, _ in found]
 
@@ -198,8 +202,11 @@ def _located(node: _Node, where: ast.AST) -> _Node:
 class _SiteRewriter(ast.NodeTransformer):
     def __init__(self, index: dict[int, int], reads: dict[int, tuple[int, int]],
                  found: Sequence[tuple[Site, FunctionNode, dict[int, int]]], eager: bool = False,
-                 builtin_iter: bool = False) -> None:
+                 builtin_iter: bool = False, annotations_in_place: bool = False) -> None:
         self.eager = eager
+        self.annotations_in_place = annotations_in_place
+        # Where a def statement runs: the names a class body binds, None outside class bodies.
+        self.class_names: list[set[str] | None] = [None]
         self.builtin_iter = builtin_iter
         self.index = index
         self.reads = reads
@@ -226,7 +233,8 @@ class _SiteRewriter(ast.NodeTransformer):
                                   orelse=ast.copy_location(slow, node)), node)
 
     def _hoist_defaults(self, args: ast.arguments, hoisted: list[ast.expr],
-                        node: ast.FunctionDef | ast.AsyncFunctionDef | None = None) -> ast.arguments:
+                        node: ast.FunctionDef | ast.AsyncFunctionDef | None = None,
+                        class_names: set[str] | None = None) -> ast.arguments:
         """Defaults stay evaluated where they were: passed into the factory as arguments.
 
         So do a def's eager annotations (``node``), after the defaults and in the compiler's
@@ -240,7 +248,7 @@ class _SiteRewriter(ast.NodeTransformer):
             return _located(_name(f"@latebind_d{len(hoisted) - 1}"), expr)
         defaults = [take(d) for d in args.defaults]
         kw_defaults: list[ast.expr | None] = [None if d is None else take(d) for d in args.kw_defaults]
-        if node is not None and self.eager:
+        if node is not None and self.eager and self._hoists_annotations(node, class_names):
             params = set(type_param_names(node))
 
             def hoistable(expr: ast.expr) -> bool:
@@ -253,6 +261,24 @@ class _SiteRewriter(ast.NodeTransformer):
         return ast.arguments(posonlyargs=args.posonlyargs, args=args.args, vararg=args.vararg,
                              kwonlyargs=args.kwonlyargs, kw_defaults=kw_defaults, kwarg=args.kwarg,
                              defaults=defaults)
+
+    def _hoists_annotations(self, node: ast.FunctionDef | ast.AsyncFunctionDef,
+                            class_names: set[str] | None) -> bool:
+        """Whether a def's annotations are hoisted (all of them, so they keep their order).
+
+        For a transform after ours they stay in the def, where it reads them, when they mean
+        the same in the factory: no name the class body around binds (a function nested in it
+        does not see them), nothing that binds a name or suspends a frame.  What still differs
+        there is the traceback of an annotation that raises (the factory's frames), and a name
+        a metaclass's ``__prepare__`` namespace provides."""
+        if not self.annotations_in_place:
+            return True
+        annotations = [arg.annotation for arg in (*node.args.posonlyargs, *node.args.args, node.args.vararg,
+                                                  *node.args.kwonlyargs, node.args.kwarg) if arg is not None]
+        subs = [sub for expr in (*annotations, node.returns) if expr is not None for sub in ast.walk(expr)]
+        return any(isinstance(sub, (ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await))
+                   or (class_names is not None and isinstance(sub, ast.Name) and sub.id in class_names)
+                   for sub in subs)
 
     def _made(self, index: int, factory: ast.expr, hoisted: list[ast.expr], where: ast.AST) -> ast.Call:
         # A constant, not a global: the program sees no new name, and the handle is one
@@ -307,13 +333,22 @@ class _SiteRewriter(ast.NodeTransformer):
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST | list[ast.stmt]:
         return self._visit_def(node)
 
-    def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | list[ast.stmt]:
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.class_names.append(_bound_in(node.body) if self.annotations_in_place else set())
         self.generic_visit(node)
+        self.class_names.pop()
+        return node
+
+    def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST | list[ast.stmt]:
+        class_names = self.class_names[-1]  # where the def statement runs
+        self.class_names.append(None)
+        self.generic_visit(node)
+        self.class_names.pop()
         index = self.index.get(id(node))
         if index is None:
             return node
         hoisted: list[ast.expr] = []
-        node.args = self._hoist_defaults(node.args, hoisted, node)
+        node.args = self._hoist_defaults(node.args, hoisted, node, class_names)
         decorators, node.decorator_list = node.decorator_list, []
         name = node.name
         node.name = f"{_INNER}{index}"
@@ -330,6 +365,36 @@ class _SiteRewriter(ast.NodeTransformer):
         assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), node)
         delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), node)
         return [factory, assign, delete]
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+def _bound_in(body: list[ast.stmt]) -> set[str]:
+    """The names statements of a class body bind in it (nested scopes' own names left out)."""
+    names: set[str] = set()
+    todo: list[ast.AST] = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            todo.extend([*node.decorator_list, *getattr(node, "bases", ())])
+            continue
+        if isinstance(node, _SCOPES):
+            continue  # a lambda's or a comprehension's names are its own
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).partition(".")[0])
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+        elif isinstance(node, ast.NamedExpr):
+            names.add(node.target.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def instrument_source(source: bytes, filename: str) -> tuple[ast.Module, list[Site]]:

@@ -204,3 +204,50 @@ def test_hand_written_loader_taking_only_bytes_keeps_its_transform_and_warns(pyt
         "conftest's ShoutLoader (conftest), without pytest-latebind's transform: shapes.geo. Its own "
         "transform is on; late-binding checks are off for these modules: its loader's source_to_code does "
         "not accept an instrumented tree, only source bytes*"])
+
+
+# -- annotations a transform after ours reads -------------------------------------------------
+CLASSES = """\
+def handlers(tags):
+    out = []
+    for tag in tags:
+        class Handler:
+            Result = str
+
+            def handle(self, x: int) -> Result:
+                return tag
+
+            def check(self, x: int) -> str:
+                return tag
+        out.append(Handler)
+    return out
+"""
+
+CLASS_TESTS = """\
+import pytest
+import typeguard
+
+from shapes import handlers
+
+
+def test_class_built_in_a_loop():
+    [handler] = handlers.handlers(["a"])
+    assert handler.handle.__annotations__ == {"x": int, "return": str}
+    assert handler().check(1) == "a"
+    with pytest.raises(typeguard.TypeCheckError):
+        handler().check("x")
+"""
+
+
+def test_typeguard_checks_a_class_built_in_a_loop_and_its_body_keeps_its_names(
+        pytester: pytest.Pytester) -> None:
+    # A method made in a loop keeps its annotations in the tree typeguard transforms after
+    # ours, so typeguard checks it; one naming a class attribute is evaluated in the class
+    # body, as plain Python evaluates it (there typeguard sees the value, and does not check).
+    _project(pytester, "", TYPEGUARD)
+    (pytester.path / "shapes" / "handlers.py").write_text(CLASSES)
+    (pytester.path / "test_shapes.py").write_text(CLASS_TESTS)
+    for args in ((), ("--latebind",)):
+        result = run(pytester, *args, "--typeguard-packages=shapes", "-p", "no:randomly")
+        result.assert_outcomes(passed=1)
+        assert "LatebindPluginWarning" not in result.stdout.str()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
+import sys
 import textwrap
 import traceback
 import types
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_latebind._recorder import Window, record_of
+from pytest_latebind._transformer import instrument
 
 from .helpers import load
 
@@ -281,3 +284,70 @@ def test_module_level_loop_reads_globals(tmp_path: Path, window: Window) -> None
     assert [f(10) for f in module.callbacks] == [20, 20, 20]
     stale = window.take_stale()
     assert [(e.info.site.line, e.calls) for e in stale] == [(4, 2)]
+
+
+def _inner_def_annotations(source: str, **kwargs: Any) -> dict[str, str]:
+    """The annotations the inner def of the one def site keeps in the instrumented tree."""
+    source = textwrap.dedent(source)
+    tree = ast.parse(source)
+    assert instrument(tree, source.splitlines(), **kwargs)
+    [inner] = [node for node in ast.walk(tree)
+               if isinstance(node, ast.FunctionDef) and node.name.startswith("@latebind_n")]
+    kept = {arg.arg: ast.unparse(arg.annotation) for arg in inner.args.args if arg.annotation is not None}
+    if inner.returns is not None:
+        kept["return"] = ast.unparse(inner.returns)
+    return kept
+
+
+LOOP_DEF = """
+    def labels(names):
+        out = []
+        for name in names:
+            def label(x: int, y: {y} = 0) -> str:
+                return f"{{name}}{{x}}"
+            out.append(label)
+        return out
+"""
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 defers annotations: none are hoisted")
+def test_annotations_stay_in_the_def_for_a_transform_after_ours() -> None:
+    # typeguard reads a def's annotations from the tree it is given, after our transform.
+    assert _inner_def_annotations(LOOP_DEF.format(y="list[int]"), another_transform=True) == {
+        "x": "int", "y": "list[int]", "return": "str"}
+    # Alone, they are evaluated where Python evaluates them: hoisted, after the default.
+    assert _inner_def_annotations(LOOP_DEF.format(y="list[int]")) == {
+        "x": "@latebind_d1", "y": "@latebind_d2", "return": "@latebind_d3"}
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 defers annotations: none are hoisted")
+@pytest.mark.parametrize("y", ["(t := int)", "(yield)"])
+def test_annotations_that_bind_or_suspend_are_all_hoisted_even_for_another_transform(y: str) -> None:
+    # A walrus would bind in the factory, a yield make it a generator; all are hoisted, so the
+    # order of evaluation stays the compiler's.
+    assert _inner_def_annotations(LOOP_DEF.format(y=y), another_transform=True) == {
+        "x": "@latebind_d1", "y": "@latebind_d2", "return": "@latebind_d3"}
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 defers annotations: none are hoisted")
+@pytest.mark.parametrize(("annotation", "kept"), [
+    ("Result", {"x": "@latebind_d0", "return": "@latebind_d1"}),  # the class body's name
+    ("list[Result]", {"x": "@latebind_d0", "return": "@latebind_d1"}),
+    ("str", {"x": "int", "return": "str"}),  # a global: the same name in the factory
+    ("inside", {"x": "int", "return": "inside"}),  # bound only inside a method of the class
+])
+def test_annotations_naming_a_class_body_binding_are_hoisted_even_for_another_transform(
+        annotation: str, kept: dict[str, str]) -> None:
+    source = f"""
+        def handlers(tags):
+            for tag in tags:
+                class Handler:
+                    Result = dict
+                    def helper(self):
+                        inside = 1
+                        return inside
+                    def handle(self, x: int) -> {annotation}:
+                        return tag
+                yield Handler
+    """
+    assert _inner_def_annotations(source, another_transform=True) == kept
