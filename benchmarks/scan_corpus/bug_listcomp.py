@@ -1,0 +1,3 @@
+# expect: bug
+def make(xs):
+    return [lambda: x for x in xs]

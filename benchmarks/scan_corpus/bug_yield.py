@@ -1,0 +1,4 @@
+# expect: bug
+def make(xs):
+    for x in xs:
+        yield lambda: x

@@ -1,0 +1,3 @@
+# expect: ok
+def run(xs):
+    return [(lambda: x)() for x in xs]

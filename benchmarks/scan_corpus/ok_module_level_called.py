@@ -1,0 +1,3 @@
+# expect: ok
+for level in range(3):
+    print((lambda: level)())

@@ -1,0 +1,8 @@
+# expect: ok
+def run(xs):
+    out = []
+    for x in xs:
+        def countdown(n):
+            return n if n <= 0 else countdown(n - 1) + x
+        out.append(countdown(3))
+    return out

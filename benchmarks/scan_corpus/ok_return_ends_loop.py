@@ -1,0 +1,6 @@
+# expect: ok
+def first(xs):
+    for x in xs:
+        if x:
+            return lambda: x
+    return None

@@ -1,0 +1,5 @@
+# expect: ok
+def run(chunks):
+    it = iter(chunks)
+    while (chunk := next(it, None)) is not None:
+        (lambda: print(chunk))()
