@@ -62,7 +62,9 @@ class Verdict:
     def message(self) -> str:
         names = ", ".join(repr(v) for v in self.site.variables)
         what = "late" if self.status == BUG else "late, unless it is used within its round"
-        return (f"{self.site.kind} {self.site.name} made in a loop reads loop variable {names} {what}: "
+        what_site = {"lambda": "lambda", "genexp": "generator expression"}.get(
+            self.site.kind, f"{self.site.kind} {self.site.name}")
+        return (f"{what_site} made in a loop reads loop variable {names} {what}: "
                 f"{self.reason}; bind it when it is made: {self.site.fix_hint(self.variable)}")
 
 
@@ -323,3 +325,64 @@ def classify(tree: ast.Module, lines: list[str]) -> list[Verdict]:
 def classify_source(source: str, filename: str = "<scan>") -> list[Verdict]:
     tree = ast.parse(source, filename)
     return classify(tree, source.splitlines())
+
+
+# -- files: what the command line and the pytest items scan ----------------------------------
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One reported site of one file (or a file that does not parse: ``verdict`` None)."""
+
+    file: str
+    line: int
+    column: int
+    code: str  # LB001 (bug), LB002 (unverified), LB000 (the file does not parse)
+    message: str
+    verdict: Verdict | None = None
+    silenced: str = ""  # why it is silenced (an inline comment's reason, or "baseline")
+
+
+def python_files(paths: Iterable[str]) -> list[str]:
+    """The ``.py`` files under each path (a file as given), skipping hidden and virtualenv dirs."""
+    import os
+
+    out: list[str] = []
+    for path in paths:
+        if os.path.isfile(path):
+            out.append(path)
+            continue
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS
+                             and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+            out.extend(os.path.join(folder, f) for f in sorted(files) if f.endswith(".py"))
+    return out
+
+
+def scan_file(file: str, *, unverified: bool = True) -> list[Result]:
+    """The bugs (and unverified sites) of one file, with inline ``# latebind: ignore[...]``
+    comments applied as the runtime applies them: the comment on the site's line, naming the
+    variable, with a reason."""
+    from ._ignores import inline_comment
+
+    try:
+        with open(file, "rb") as handle:
+            source = handle.read()
+        tree = ast.parse(source, file)
+    except SyntaxError as exc:
+        return [Result(file, exc.lineno or 1, exc.offset or 1, "LB000", f"cannot parse: {exc.msg}")]
+    except (OSError, ValueError) as exc:
+        return [Result(file, 1, 1, "LB000", f"cannot read: {exc}")]
+    lines = source.decode("utf-8", "replace").splitlines()
+    out = []
+    for verdict in classify(tree, lines):
+        if verdict.status == OK or (verdict.status == UNVERIFIED and not unverified):
+            continue
+        site = verdict.site
+        text = lines[site.line - 1] if 0 < site.line <= len(lines) else ""
+        found = inline_comment(text) if "latebind" in text else None
+        silenced = found[1] if found and found[1] and all(v in found[0] for v in site.variables) else ""
+        out.append(Result(file, site.line, site.column, CODES[verdict.status], verdict.message(), verdict,
+                          silenced))
+    return out
