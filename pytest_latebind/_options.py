@@ -43,6 +43,7 @@ class Settings:
     sarif_option: str = "--latebind-sarif"
     explain: bool = False  # say, for each site that ran, why it is or is not a finding
     sites: bool = False  # list every closure site of the watched modules with its status
+    fix: Path | None = None  # --latebind-fix: where the verified fixes' patch goes
 
 
 def _bool(text: str) -> bool:
@@ -123,6 +124,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help="after the run, list every closure site of the watched modules, sorted by file "
                          "and line, with its status: buggy, clean, trivial (never made with two values) "
                          "or not run. ini: latebind_sites")
+    group.addoption("--latebind-fix", default=None, dest="latebind_fix", metavar="PATH",
+                    help="after the run, write a fix for each finding, verified by re-running the tests "
+                         "that found it, as one unified diff to PATH (apply it with git apply PATH). "
+                         "ini: latebind_fix")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -139,6 +144,7 @@ def add_options(parser: pytest.Parser) -> None:
                   help="baseline file, relative to the ini file (like --latebind-baseline)")
     parser.addini("latebind_sites", type="bool", default=False,
                   help="list every closure site's status at the end (like --latebind-sites)")
+    parser.addini("latebind_fix", default="", help="verified fixes' patch path (like --latebind-fix)")
     parser.addini("latebind_explain", type="bool", default=False,
                   help="explain each site's verdict at the end (like --latebind-explain)")
     parser.addini("latebind_ignore", type="linelist", default=[],
@@ -206,9 +212,17 @@ def read_settings(config: pytest.Config) -> Settings:
         modules_option="--latebind-modules" if modules_cli is not None else "latebind_modules (ini)",
         explain=bool(pick("latebind_explain", "latebind_explain", bool)),
         sites=bool(pick("latebind_sites", "latebind_sites", bool)),
+        fix=_fix_path(config, pick("latebind_fix", "latebind_fix", str)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )
+
+
+def _fix_path(config: pytest.Config, given: str) -> Path | None:
+    """--latebind-fix: relative to the invocation directory; never in a fix's own child run."""
+    if not given or os.environ.get("PYTEST_LATEBIND_FIX_CHILD"):
+        return None
+    return config.invocation_params.dir / os.path.expanduser(given)
 
 
 def _source(config: pytest.Config, namespace: Any, dest: str, flag: str) -> str:

@@ -163,6 +163,7 @@ class _Reports:
         if found:
             self.run.results.add_test_findings(found)
         self.run.results.coverage.ran(report, bool(found))
+        self.run.results.outcomes.setdefault(report.nodeid, []).append(report.outcome)  # --latebind-fix's "before"
         self.run.results.add_silenced(report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -200,6 +201,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 terminal.explain(terminalreporter, run.results)
             if run.settings.sites and run.watched_shown() is not None:
                 terminal.site_table(terminalreporter, run.results)
+            if run.settings.fix is not None:
+                terminal.fix_lines(terminalreporter, run.results)
             for line in run.results.annotations():
                 terminalreporter.write_line(line)
             run.show_errors(terminalreporter)

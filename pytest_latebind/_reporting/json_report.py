@@ -15,6 +15,7 @@ from typing import Any
 from .. import __version__
 from .._baseline import Comparison
 from .._findings import Finding
+from .._fixes import Fix
 from .._messages import Context, call_frames
 from .files import write_atomically
 
@@ -46,8 +47,16 @@ def finding_to_json(finding: Finding, context: Context) -> dict[str, Any]:
     }
 
 
+def fix_to_json(fix: Fix, context: Context) -> dict[str, Any]:
+    """--latebind-fix: a site's fix, its verification and the tests re-run."""
+    return {"file": context.path(fix.file), "line": fix.line, "column": fix.column,
+            "variables": list(fix.variables), "form": fix.form or None, "status": fix.status,
+            "reason": fix.reason or fix.why or None, "diff": fix.diff or None,
+            "tests": [{"nodeid": t, "before": was, "after": now} for t, was, now in fix.outcomes]}
+
+
 def report(findings: Sequence[Finding], context: Context, comparison: Comparison | None = None,
-           sites: dict[str, Any] | None = None) -> dict[str, Any]:
+           sites: dict[str, Any] | None = None, fixes: Sequence[Fix] | None = None) -> dict[str, Any]:
     """With a baseline, each finding says whether it is ``known`` or ``new``, and the report
     lists the baseline's entries the run covered and did not find (``baseline.fixed``);
     ``sites``: site coverage (``sites.to_json``), when the run watched modules."""
@@ -62,9 +71,11 @@ def report(findings: Sequence[Finding], context: Context, comparison: Comparison
                                      for fp in comparison.fixed]}
     if sites is not None:
         out["sites"] = sites
+    if fixes is not None:
+        out["fixes"] = [fix_to_json(fix, context) for fix in fixes]
     return out
 
 
 def write(path: Path, findings: Sequence[Finding], context: Context, comparison: Comparison | None = None,
-          sites: dict[str, Any] | None = None) -> None:
-    write_atomically(path, json.dumps(report(findings, context, comparison, sites), indent=2) + "\n")
+          sites: dict[str, Any] | None = None, fixes: Sequence[Fix] | None = None) -> None:
+    write_atomically(path, json.dumps(report(findings, context, comparison, sites, fixes), indent=2) + "\n")

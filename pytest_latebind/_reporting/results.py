@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from .. import _baseline, _ignores
+from .. import _baseline, _fixes, _fixverify, _ignores
 from .._findings import Finding
 from .._messages import Context
 from .._options import Settings
 from .._recorder import WATCHED_FILES
 from .._sitecoverage import SiteStatus
-from . import github, json_report, junit, sarif, sites, xdist
+from . import files, github, json_report, junit, sarif, sites, xdist
 from .collect import Collector
 from .files import source_root
 from .watched import Watched
@@ -54,6 +54,8 @@ class Results:
     write_errors: list[str] = field(default_factory=list)  # reports that could not be written
     explained: list[dict[str, Any]] = field(default_factory=list)  # --latebind-explain, every process's
     sites: list[SiteStatus] = field(default_factory=list)  # site coverage, at the end (the controller's)
+    outcomes: dict[str, list[str]] = field(default_factory=dict)  # each test's phases' outcomes
+    fixes: list[_fixes.Fix] = field(default_factory=list)  # --latebind-fix, at the end (the controller's)
 
     # -- collecting ----------------------------------------------------------------------
     def add_checked(self, nodeid: str, findings: list[Finding]) -> None:
@@ -123,9 +125,12 @@ class Results:
             if self.baseline.update:
                 self._write("baseline", self.baseline.path,
                             lambda path: _baseline.write(comparison, findings, context), warn)
+        if self.settings.fix is not None:
+            self.fixes = self._fix(findings, warn)
         if self.reports.json is not None:
             self._write("JSON report", self.reports.json,
-                        lambda path: json_report.write(path, findings, context, comparison, coverage), warn)
+                        lambda path: json_report.write(path, findings, context, comparison, coverage,
+                                                       self.fixes if self.settings.fix else None), warn)
         if self.reports.sarif is not None:
             root = source_root(self.config.rootpath)
             notes = sarif.not_run_results(table, self.config.rootpath, root)
@@ -134,6 +139,27 @@ class Results:
                                                  comparison=comparison, notes=notes), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
+
+    def _fix(self, findings: list[Finding], warn: Callable[[str], None]) -> list[_fixes.Fix]:
+        """--latebind-fix: a fix per site, each verified in a child run; the verified ones' patch."""
+        assert self.settings.fix is not None
+        rootdir = self.config.rootpath
+        fixes = _fixes.for_findings(findings, rootdir)
+        before = {nodeid: _fixverify.worst(phases) for nodeid, phases in self.outcomes.items()}
+        _fixverify.verify(fixes, rootdir, self.config.invocation_params.dir, before)
+        patch = []
+        for fix in fixes:
+            if fix.status == "fixed":
+                source = Path(fix.file).read_text(encoding="utf-8")
+                fix.diff = _fixes.unified_diff(self.context.path(fix.file), source,
+                                               _fixes.apply(source, fix.replacements))
+                patch.append(fix.diff)
+        path = self.settings.fix
+        if patch:
+            self._write("patch", path, lambda p: files.write_atomically(p, "".join(patch)), warn)
+        else:
+            path.unlink(missing_ok=True)  # no verified fix: no file (an old one would mislead)
+        return fixes
 
     def _unused(self) -> list[str]:
         """Ignores that matched nothing: a marker's always (its test ran); a comment's or an ini

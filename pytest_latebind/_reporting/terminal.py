@@ -161,3 +161,29 @@ def summary(reporter: Any, results: Results, failure: str | None, watched: Watch
             reporter.write_line(failure, red=True, bold=True)
     for label, path in results.written:
         reporter.write_sep("-", f"generated latebind {label}: {path}")
+
+
+def fix_lines(reporter: Any, results: Results) -> None:
+    """``--latebind-fix``: per site, ``alerts.py:7 'channel': fixed, verified by 2 tests
+    (failed -> passed)``, or why there is no fix; then where the patch is."""
+    from .._fixverify import transitions
+
+    reporter.write_sep("-", "latebind: fixes")
+    fixes = results.fixes
+    if not fixes:
+        reporter.write_line("no findings: nothing to fix, no patch written")
+    for fix in fixes:
+        where = f"{results.context.path(fix.file)}:{fix.line} {', '.join(map(repr, fix.variables))}"
+        if fix.status == "fixed":
+            tests = _messages.plural(len(fix.outcomes), "test")
+            reporter.write_line(f"{where}: fixed ({fix.form}), verified by {tests} ({transitions(fix)})")
+        elif fix.reason:
+            reporter.write_line(f"{where}: no fix: {fix.reason}")
+        else:
+            reporter.write_line(f"{where}: {fix.status}: {fix.why}")
+    fixed = [fix for fix in fixes if fix.status == "fixed"]
+    if fixes and not fixed:
+        reporter.write_line("no verified fix: no patch written")
+    elif fixed and results.settings.fix is not None:
+        reporter.write_line(f"patch with {_messages.plural(len(fixed), 'verified fix')}: {results.settings.fix} "
+                            "(apply it with: git apply)".replace("fixs", "fixes"))

@@ -1,0 +1,136 @@
+"""--latebind-fix (issue 20): the fix per closure form, verified in a child run, as a patch
+that ``git apply`` takes; the forms that must keep their signature keep it; no-fix cases."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+import subprocess
+import textwrap
+
+import jsonschema
+import pytest
+
+from pytest_latebind import _fixes
+from pytest_latebind._reporting import json_report
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def _fixed(kind: str, source: str, line: int, column: int, variables: list[str]) -> str:
+    fix = _fixes.propose("/m.py", line, column, kind, variables, textwrap.dedent(source))
+    assert fix.ok, fix.reason
+    return _fixes.apply(textwrap.dedent(source), fix.replacements)
+
+
+def _run(code: str) -> dict[str, object]:
+    namespace: dict[str, object] = {}
+    exec(compile(code, "m.py", "exec"), namespace)
+    return namespace
+
+
+def test_lambda_keyword_only_keeps_positional_arity() -> None:
+    code = _fixed("lambda", """\
+        fs = []
+        for i in range(3):
+            fs.append(lambda x: (x, i))  # keep me
+        """, 3, 15, ["i"])
+    assert "# keep me" in code
+    fs = _run(code)["fs"]
+    assert [f(0) for f in fs] == [(0, 0), (0, 1), (0, 2)]  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        fs[0](0, 9)  # type: ignore[index]  # one more positional argument: an error, as before
+
+
+@pytest.mark.parametrize(("source", "line", "column", "kind"), [
+    ("for i in range(3):\n    fs.append(lambda *a, **k: (a, k, i))\n", 2, 15, "lambda"),
+    ("for i in range(3):\n    @deco\n    def f(*a, **k):\n        return (a, k, i)\n    fs.append(f)\n", 3, 5, "def"),
+])
+def test_signature_kept_exactly(source: str, line: int, column: int, kind: str) -> None:
+    code = "fs = []\ndef deco(f):\n    return f\n" + source
+    plain = _run(code)["fs"]
+    fixed = _run(_fixed(kind, code, line + 3, column, ["i"]))["fs"]
+    for before, after in zip(plain, fixed, strict=True):  # type: ignore[call-overload]
+        assert inspect.signature(before) == inspect.signature(after)
+        assert after.__name__ == before.__name__
+    assert [f(1, i=5) for f in fixed] == [((1,), {"i": 5}, n) for n in range(3)]  # type: ignore[attr-defined]
+
+
+def test_genexp_bound_and_still_lazy() -> None:
+    code = _fixed("genexp", """\
+        gs = []
+        for i in range(3):
+            gs.append(x + i for x in range(2))
+        """, 3, 14, ["i"])  # the genexp's span is the call's parentheses
+    assert [list(g) for g in _run(code)["gs"]] == [[0, 1], [1, 2], [2, 3]]  # type: ignore[attr-defined]
+
+
+def test_no_fix_when_the_closure_assigns_the_variable() -> None:
+    fix = _fixes.propose("/m.py", 3, 9, "def", ["i"],
+                         "def m():\n    for i in range(3):\n        def f():\n            nonlocal i\n"
+                         "            i += 1\n")
+    assert not fix.ok and "nonlocal" in fix.reason
+
+
+PROJECT = {
+    "alerts.py": """\
+        def make(channels):
+            out = []
+            for channel in channels:
+                out.append(lambda msg: f"{channel}: {msg}")  # send it
+            return out
+        """,
+    "test_alerts.py": """\
+        from alerts import make
+
+        def test_send():
+            a, b = make(["x", "y"])
+            assert a("hi") == "x: hi"
+        """,
+}
+
+
+def _git(pytester: pytest.Pytester, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=pytester.path, check=True, capture_output=True)
+
+
+def test_patch_verified_applies_and_fixes(pytester: pytest.Pytester) -> None:
+    for name, text in PROJECT.items():
+        pytester.makepyfile(**{name.removesuffix(".py"): textwrap.dedent(text)})
+    _git(pytester, "init", "-q")
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "--latebind-report=r.json",
+                                           "-p", "no:randomly")
+    result.assert_outcomes(failed=1)  # the user's run keeps its outcome
+    result.stdout.fnmatch_lines(["alerts.py:4 'channel': fixed (keyword-only default), verified by 1 test "
+                                 "(failed -> passed)"])
+    data = json.loads((pytester.path / "r.json").read_text())
+    jsonschema.validate(data, json.loads(json_report.SCHEMA.read_text()))
+    [fix] = data["fixes"]
+    assert fix["status"] == "fixed" and fix["tests"] == [
+        {"nodeid": "test_alerts.py::test_send", "before": "failed", "after": "passed"}]
+    assert "channel=channel" not in (pytester.path / "alerts.py").read_text()  # never edited in place
+    _git(pytester, "apply", "fix.patch")
+    assert "# send it" in (pytester.path / "alerts.py").read_text()
+    pytester.runpytest_subprocess("--latebind", "-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_no_finding_no_patch(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ok="def test_ok():\n    assert [f() for f in [lambda: 1]] == [1]\n")
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["no findings: nothing to fix, no patch written"])
+    assert not (pytester.path / "fix.patch").exists()
+
+
+def test_unverifiable_fix_not_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mod="def make():\n    out = []\n    for i in range(2):\n        def f():\n"
+                            "            global i\n            return i\n        out.append(f)\n    return out\n",
+                        test_mod="from mod import make\n\ndef test_it():\n    assert make()\n")
+    pytester.makepyfile(mod2="fs = []\nfor k in range(2):\n    fs.append(lambda: k)\n",
+                        test_mod2="import mod2\n\ndef test_k():\n    assert [f() for f in mod2.fs] == [1, 1]\n")
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "-p", "no:randomly")
+    # The test expects the late value: with the fix it fails, so the fix is not kept.
+    result.stdout.fnmatch_lines(["mod2.py:3 'k': not fixed: test_mod2.py::test_k fails with the fix*",
+                                 "no verified fix: no patch written"])
+    assert not (pytester.path / "fix.patch").exists()
