@@ -44,6 +44,7 @@ class Settings:
     explain: bool = False  # say, for each site that ran, why it is or is not a finding
     sites: bool = False  # list every closure site of the watched modules with its status
     fix: Path | None = None  # --latebind-fix: where the verified fixes' patch goes
+    scan: bool = False  # the static scan, one pytest item per watched file (_scanitems)
 
 
 def _bool(text: str) -> bool:
@@ -128,6 +129,11 @@ def add_options(parser: pytest.Parser) -> None:
                     help="after the run, write a fix for each finding, verified by re-running the tests "
                          "that found it, as one unified diff to PATH (apply it with git apply PATH). "
                          "ini: latebind_fix")
+    group.addoption("--latebind-scan", action="store_true", default=None, dest="latebind_scan",
+                    help="also collect one item per Python file under the rootdir (outside virtualenvs) "
+                         "that scans its source statically and fails with the closures made in loops it "
+                         "shows escaping their round; marked latebind_scan, so -m latebind_scan runs the "
+                         "scan alone. ini: latebind_scan")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -145,6 +151,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("latebind_sites", type="bool", default=False,
                   help="list every closure site's status at the end (like --latebind-sites)")
     parser.addini("latebind_fix", default="", help="verified fixes' patch path (like --latebind-fix)")
+    parser.addini("latebind_scan", type="bool", default=False,
+                  help="collect the static scan's items (like --latebind-scan)")
     parser.addini("latebind_explain", type="bool", default=False,
                   help="explain each site's verdict at the end (like --latebind-explain)")
     parser.addini("latebind_ignore", type="linelist", default=[],
@@ -213,6 +221,7 @@ def read_settings(config: pytest.Config) -> Settings:
         explain=bool(pick("latebind_explain", "latebind_explain", bool)),
         sites=bool(pick("latebind_sites", "latebind_sites", bool)),
         fix=_fix_path(config, pick("latebind_fix", "latebind_fix", str)),
+        scan=bool(pick("latebind_scan", "latebind_scan", bool)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )

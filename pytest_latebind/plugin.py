@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from . import _verdict
+from . import _scanitems, _verdict
 from ._errors import LateBindingError
 from ._findings import Finding, merged
 from ._fixture import Latebind
@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{MARKER}: fail this test if a closure made in a loop during it reads the "
                    "loop variable late (a stale read, or sibling closures sharing one binding); "
                    "--latebind does this for every test.")
+    config.addinivalue_line("markers", f"{_scanitems.MARKER}: the static scan's items (--latebind-scan)")
     if RUN not in config.stash:  # the plugin was registered after start-up (-p, pytester)
         config.stash[RUN] = LatebindRun.start(config)
     run = config.stash[RUN]
@@ -64,11 +65,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     run = _run(parent.config)
     if run is not None and not run.settings.enabled:
         with run.guard("pytest_collect_file"):
             run.maybe_install_for(file_path)
+    if run is not None and run.settings.scan:
+        return _scanitems.collect(file_path, parent, run.silencer.ini, run.results.baseline, run.context)
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
