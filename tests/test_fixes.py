@@ -134,3 +134,13 @@ def test_unverifiable_fix_not_written(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["mod2.py:3 'k': not fixed: test_mod2.py::test_k fails with the fix*",
                                  "no verified fix: no patch written"])
     assert not (pytester.path / "fix.patch").exists()
+
+
+def test_xdist_gives_the_same_patch(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    for name, text in PROJECT.items():
+        pytester.makepyfile(**{name.removesuffix(".py"): textwrap.dedent(text)})
+    pytester.runpytest_subprocess("--latebind", "--latebind-fix=one.patch", "-p", "no:randomly")
+    pytester.runpytest_subprocess("--latebind", "--latebind-fix=two.patch", "-p", "no:randomly", "-n", "2")
+    one = (pytester.path / "one.patch").read_text()
+    assert one and one == (pytester.path / "two.patch").read_text()
