@@ -95,12 +95,22 @@ def _git(pytester: pytest.Pytester, *args: str) -> None:
     subprocess.run(["git", *args], cwd=pytester.path, check=True, capture_output=True)
 
 
-def test_patch_verified_applies_and_fixes(pytester: pytest.Pytester) -> None:
+def test_patch_verified_applies_and_fixes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, text in PROJECT.items():
         pytester.makepyfile(**{name.removesuffix(".py"): textwrap.dedent(text)})
     _git(pytester, "init", "-q")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "--latebind-report=r.json",
-                                           "-p", "no:randomly")
+                                           "--latebind-sarif=r.sarif", "-p", "no:randomly")
+    assert any(line.startswith("::error ") and "A verified fix is available: git apply" in line
+               for line in result.outlines)
+    [sarif_result] = json.loads((pytester.path / "r.sarif").read_text())["runs"][0]["results"]
+    [change] = sarif_result["fixes"][0]["artifactChanges"]
+    assert change["artifactLocation"]["uri"] == "alerts.py"
+    # The insertion after `msg` (1-based column 30 on line 4): an empty region, the new text.
+    assert change["replacements"] == [{"deletedRegion": {"startLine": 4, "startColumn": 30, "endLine": 4,
+                                                         "endColumn": 30},
+                                       "insertedContent": {"text": ", *, channel=channel"}}]
     result.assert_outcomes(failed=1)  # the user's run keeps its outcome
     result.stdout.fnmatch_lines(["alerts.py:4 'channel': fixed (keyword-only default), verified by 1 test "
                                  "(failed -> passed)"])

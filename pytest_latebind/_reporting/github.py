@@ -39,13 +39,19 @@ def _path(file: str, root: Path) -> str:
         return path.as_posix()
 
 
-def annotation(finding: Finding, context: Context, *, root: Path, mode: Mode) -> str:
+def annotation(finding: Finding, context: Context, *, root: Path, mode: Mode, patch: str | None = None) -> str:
+    """``patch``: the --latebind-fix file holding a verified fix of the finding's site."""
     command = "error" if mode == Mode.FAIL else "warning"
     properties = ",".join(f"{key}={escape_property(value)}" for key, value in (
         ("file", _path(finding.file, root)), ("line", str(finding.line)),
         ("col", str(finding.column)), ("title", _messages.headline(finding))))
-    return f"::{command} {properties}::{escape_data(_messages.message(finding, context))}"
+    text = _messages.message(finding, context)
+    if patch is not None:
+        text += f"\n\nA verified fix is available: git apply {patch}"
+    return f"::{command} {properties}::{escape_data(text)}"
 
 
-def commands(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode) -> list[str]:
-    return [annotation(f, context, root=root, mode=mode) for f in findings]
+def commands(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
+             patches: dict[tuple[str, int, int], str] | None = None) -> list[str]:
+    """``patches``: per site (file, line, column) with a verified fix, the patch file."""
+    return [annotation(f, context, root=root, mode=mode, patch=(patches or {}).get(f.key[:3])) for f in findings]

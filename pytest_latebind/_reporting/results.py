@@ -136,7 +136,7 @@ class Results:
             notes = sarif.not_run_results(table, self.config.rootpath, root)
             self._write("SARIF report", self.reports.sarif,
                         lambda path: sarif.write(path, findings, context, root=root, mode=mode,
-                                                 comparison=comparison, notes=notes), warn)
+                                                 comparison=comparison, notes=notes, fixes=self.fixes), warn)
         if self.settings.junit_properties == "suite":
             junit.add_suite_properties(self.config, findings, context, warn)
 
@@ -185,5 +185,6 @@ class Results:
         """GitHub Actions workflow commands, one per finding, when running there."""
         if not github.enabled() or xdist.is_worker(self.config):
             return []
+        patches = {(f.file, f.line, f.column): str(self.settings.fix) for f in self.fixes if f.status == "fixed"}
         return github.commands(self.findings, self.context, root=source_root(self.config.rootpath),
-                               mode=self.settings.mode)
+                               mode=self.settings.mode, patches=patches)

@@ -168,9 +168,21 @@ def not_run_results(sites: Sequence[Any], rootpath: Path, root: Path) -> list[di
             for s in sites if s.status == "not run"]
 
 
+def fix_object(fix: Any, root: Path) -> dict[str, Any]:
+    """A verified ``--latebind-fix`` fix (``_fixes.Fix``) as a SARIF ``fix``: its replacements,
+    columns 1-based with the end exclusive, as SARIF counts them."""
+    return {"description": {"text": f"Bind {', '.join(fix.variables)} when the closure is made ({fix.form}); "
+                                    f"verified by re-running {len(fix.outcomes)} test(s)"},
+            "artifactChanges": [{"artifactLocation": _artifact(fix.file, root), "replacements": [
+                {"deletedRegion": {"startLine": sl, "startColumn": sc + 1, "endLine": el, "endColumn": ec + 1},
+                 "insertedContent": {"text": text}} for sl, sc, el, ec, text in fix.replacements]}]}
+
+
 def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
-           comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """``notes``: the ``not run`` sites' results (:func:`not_run_results`), after the findings."""
+           comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = (),
+           fixes: Sequence[Any] = ()) -> dict[str, Any]:
+    """``notes``: the ``not run`` sites' results (:func:`not_run_results`), after the findings;
+    ``fixes``: ``--latebind-fix``'s, whose verified ones go on their findings' results."""
     run: dict[str, Any] = {}
     if comparison is not None:
         # Entries the run covered and did not find are no "absent" results: a viewer that
@@ -186,17 +198,26 @@ def report(findings: Sequence[Finding], context: Context, *, root: Path, mode: M
                                 "rules": [*rules(), NOT_RUN_RULE] if notes else rules()}},
             "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
             "columnKind": "unicodeCodePoints",
-            "results": [*(result(f, context, root=root, mode=mode, comparison=comparison) for f in findings),
+            "results": [*(_with_fix(result(f, context, root=root, mode=mode, comparison=comparison), f,
+                                    fixes, root) for f in findings),
                         *notes],
             **run,
         }],
     }
 
 
+def _with_fix(out: dict[str, Any], finding: Finding, fixes: Sequence[Any], root: Path) -> dict[str, Any]:
+    for fix in fixes:
+        if fix.status == "fixed" and (fix.file, fix.line, fix.column) == finding.key[:3]:
+            out["fixes"] = [fix_object(fix, root)]
+    return out
+
+
 def write(path: Path, findings: Sequence[Finding], context: Context, *, root: Path, mode: Mode,
-          comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = ()) -> None:
-    text = json.dumps(report(findings, context, root=root, mode=mode, comparison=comparison, notes=notes),
-                      indent=2) + "\n"
+          comparison: Comparison | None = None, notes: Sequence[dict[str, Any]] = (),
+          fixes: Sequence[Any] = ()) -> None:
+    text = json.dumps(report(findings, context, root=root, mode=mode, comparison=comparison, notes=notes,
+                             fixes=fixes), indent=2) + "\n"
     write_atomically(path, text)
 
 
