@@ -152,7 +152,8 @@ NOT_RUN_RULE: dict[str, Any] = {
     "shortDescription": {"text": "A closure made in a loop that no test ran: late binding there is unverified."},
     "fullDescription": {"text": "The tests never made a closure at this site, so the run cannot tell whether it "
                                 "reads its loop variable late. Make its closures in a test, with at least "
-                                "two loop values, to verify it."},
+                                "two loop values, to verify it; `python -m pytest_latebind scan` (or "
+                                "--latebind-scan) says what its source shows meanwhile."},
     "helpUri": f"{RULES_PAGE}#not-run",
     "defaultConfiguration": {"level": "note"},
     "properties": {"tags": ["late-binding", "coverage"]},
