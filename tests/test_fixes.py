@@ -154,3 +154,82 @@ def test_xdist_gives_the_same_patch(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess("--latebind", "--latebind-fix=two.patch", "-p", "no:randomly", "-n", "2")
     one = (pytester.path / "one.patch").read_text()
     assert one and one == (pytester.path / "two.patch").read_text()
+
+
+FORMS = {
+    "nested-loops-two-variables": ("""\
+        def make():
+            out = []
+            for a in "xy":
+                for b in "12":
+                    def f():
+                        return a + b
+                    out.append(f)
+            return out
+        """, 'assert [f() for f in make()] == ["x1", "x2", "y1", "y2"]'),
+    "decorated-def-args": ("""\
+        import functools
+
+        def deco(f):
+            @functools.wraps(f)
+            def wrapper(*a, **k):
+                return f(*a, **k)
+            return wrapper
+
+        def make():
+            out = []
+            for i in range(3):
+                @deco
+                def f(*args):  # kept
+                    return (args, i)
+                out.append(f)
+            return out
+        """, "assert [f(7) for f in make()] == [((7,), 0), ((7,), 1), ((7,), 2)]"),
+    "async-def": ("""\
+        def make():
+            out = []
+            for i in range(3):
+                async def f():
+                    return i
+                out.append(f)
+            return out
+        """, "import asyncio\n    assert [asyncio.run(f()) for f in make()] == [0, 1, 2]"),
+    "genexp": ("""\
+        def make():
+            out = []
+            for i in range(3):
+                out.append(x + i for x in range(2))
+            return out
+        """, "assert [list(g) for g in make()] == [[0, 1], [1, 2], [2, 3]]"),
+    "while-loop": ("""\
+        def make():
+            out, i = [], 0
+            while i < 3:
+                out.append(lambda: i)
+                i += 1
+            return out
+        """, "assert [f() for f in make()] == [0, 1, 2]"),
+    "module-level-loop": ("""\
+        fs = []
+        for k in range(3):
+            fs.append(lambda: k)
+
+        def make():
+            return fs
+        """, "assert [f() for f in make()] == [0, 1, 2]"),
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_each_form_fixed_end_to_end(pytester: pytest.Pytester, form: str) -> None:
+    source, check = FORMS[form]
+    pytester.makepyfile(mod=textwrap.dedent(source),
+                        test_mod=f"from mod import make\n\ndef test_it():\n    {check}\n")
+    _git(pytester, "init", "-q")
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["mod.py:* fixed (*), verified by 1 test (failed -> passed)"])
+    _git(pytester, "apply", "fix.patch")
+    fixed = pytester.runpytest_subprocess("--latebind", "-p", "no:randomly")
+    fixed.assert_outcomes(passed=1)
+    fixed.stdout.fnmatch_lines(["latebind: *; no findings"])
