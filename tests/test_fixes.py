@@ -217,6 +217,24 @@ FORMS = {
         def make():
             return fs
         """, "assert [f() for f in make()] == [0, 1, 2]"),
+    "with-target": ("""\
+        import contextlib
+
+        def make():
+            out = []
+            for n in range(3):
+                with contextlib.nullcontext(n * 10) as value:
+                    out.append(lambda: value)
+            return out
+        """, "assert [f() for f in make()] == [0, 10, 20]"),
+    "walrus-target": ("""\
+        def make():
+            out = []
+            for n in range(3):
+                if (double := n * 2) >= 0:
+                    out.append(lambda: double)
+            return out
+        """, "assert [f() for f in make()] == [0, 2, 4]"),
 }
 
 
