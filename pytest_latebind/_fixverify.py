@@ -118,7 +118,10 @@ def _judge(fix: Fix, outcomes: dict[str, str] | None, report: dict[str, Any] | N
              if f.get("file") == relative and f.get("variable") in fix.variables and low <= f.get("line", 0) <= high]
     # Stricter than "no test that passed fails": a test that fails with the fix (even one the
     # finding failed before) may rely on the late read, which may then be intended.
-    broken = [t for t, _, now in fix.outcomes if now == "failed"]
+    # A test another site's finding still fails (its fix is verified on its own) is no evidence
+    # against this fix: the child's report names the tests of every finding it still has.
+    others = {t for f in report.get("findings", []) if f not in still for t in f.get("tests", [])}
+    broken = [t for t, _, now in fix.outcomes if now == "failed" and t not in others]
     # The child's report names its own files relative to the copy; the original's stay absolute.
     elsewhere = [f for f in report.get("findings", []) if str(f.get("file", "")).startswith(str(rootdir))]
     if elsewhere:

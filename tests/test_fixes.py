@@ -251,3 +251,22 @@ def test_each_form_fixed_end_to_end(pytester: pytest.Pytester, form: str) -> Non
     fixed = pytester.runpytest_subprocess("--latebind", "-p", "no:randomly")
     fixed.assert_outcomes(passed=1)
     fixed.stdout.fnmatch_lines(["latebind: *; no findings"])
+
+
+def test_two_sites_in_one_file_one_diff(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(mod=textwrap.dedent("""\
+        def make():
+            out = []
+            for i in range(3):
+                def f():
+                    return i
+                out.append(f)
+            for j in range(3):
+                out.append(lambda: j)
+            return out
+        """), test_mod="from mod import make\n\ndef test_it():\n    assert [f() for f in make()] == [0, 1, 2] * 2\n")
+    _git(pytester, "init", "-q")
+    pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "-p", "no:randomly")
+    assert (pytester.path / "fix.patch").read_text().count("--- a/mod.py") == 1
+    _git(pytester, "apply", "fix.patch")
+    pytester.runpytest_subprocess("--latebind", "-p", "no:randomly").assert_outcomes(passed=1)

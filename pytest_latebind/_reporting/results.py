@@ -147,13 +147,16 @@ class Results:
         fixes = _fixes.for_findings(findings, rootdir)
         before = {nodeid: _fixverify.worst(phases) for nodeid, phases in self.outcomes.items()}
         _fixverify.verify(fixes, rootdir, self.config.invocation_params.dir, before)
-        patch = []
+        patch: list[str] = []
+        by_file: dict[str, tuple[str, list[tuple[int, int, int, int, str]]]] = {}
         for fix in fixes:
             if fix.status == "fixed":
                 source = Path(fix.file).read_text(encoding="utf-8")
                 fix.diff = _fixes.unified_diff(self.context.path(fix.file), source,
                                                _fixes.apply(source, fix.replacements))
-                patch.append(fix.diff)
+                by_file.setdefault(fix.file, (source, []))[1].extend(fix.replacements)
+        for file, (source, replacements) in by_file.items():  # one diff per file: every fix in it
+            patch.append(_fixes.unified_diff(self.context.path(file), source, _fixes.apply(source, replacements)))
         path = self.settings.fix
         if patch:
             self._write("patch", path, lambda p: files.write_atomically(p, "".join(patch)), warn)
