@@ -68,6 +68,8 @@ _LOAD_FAST_BORROW = dis.opmap.get("LOAD_FAST_BORROW", -1)  # 3.14
 # The position of a generator expression's GET_ITER (the iter() of its first iterable): the
 # whole expression's before 3.13, the iterable's from 3.13.
 _GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
+# Where a decorator is applied: on its own line from 3.11, on the def's line before.
+_DECORATOR_CALL_AT_DECORATOR = sys.version_info >= (3, 11)
 
 
 def instrument(tree: ast.Module, source_lines: list[str], *, another_transform: bool = False) -> list[Site]:
@@ -285,6 +287,13 @@ class _SiteRewriter(ast.NodeTransformer):
         # LOAD_CONST away.  The index keeps two alike sites' constants apart.
         mark: Any = (SITE_MARK, index, self.sites[index].as_tuple())
         func = ast.Attribute(value=ast.Constant(mark), attr="made", ctx=ast.Load())
+        # On the site's first line only: a method call's instructions take the line its
+        # attribute ends on (3.11+), and a line event there would count the closure's last
+        # line as run for coverage.py, which plain Python never reaches unless it is called.
+        line, column = where.lineno, where.col_offset  # type: ignore[attr-defined]
+        for sub in ast.walk(func):
+            sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
+            sub.col_offset = sub.end_col_offset = column  # type: ignore[attr-defined]
         return _located(_call(func, factory, *hoisted), where)
 
     def _factory_args(self, index: int, extra: int) -> ast.arguments:
@@ -352,6 +361,10 @@ class _SiteRewriter(ast.NodeTransformer):
         decorators, node.decorator_list = node.decorator_list, []
         name = node.name
         node.name = f"{_INNER}{index}"
+        # The function is made, and bound, on the def's line, as plain Python makes it, so a
+        # line tracer (coverage.py) sees that line run; the factory is defined where plain
+        # Python's first instruction is, on the first decorator's line.
+        at_def = ast.copy_location(ast.Pass(), node)
         if decorators:
             # co_firstlineno stays on the first decorator, as inspect.getsource expects.
             node.lineno = decorators[0].lineno
@@ -359,11 +372,11 @@ class _SiteRewriter(ast.NodeTransformer):
         factory = function_def(factory_name, self._factory_args(index, len(hoisted)),
                                [node, _located(ast.Return(value=_name(node.name)), node)])
         _located(factory, node)
-        value: ast.expr = self._made(index, _name(factory_name), hoisted, node)
+        value: ast.expr = self._made(index, _name(factory_name), hoisted, at_def)
         for decorator in reversed(decorators):
-            value = _located(_call(decorator, value), decorator)
-        assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), node)
-        delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), node)
+            value = _located(_call(decorator, value), decorator if _DECORATOR_CALL_AT_DECORATOR else at_def)
+        assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), at_def)
+        delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), at_def)
         return [factory, assign, delete]
 
 

@@ -304,7 +304,7 @@ CASES = [
                 except IndexError as exc:
                     difftools.note(difftools.exception(exc))
         """, measure=False,  # point 6: the closures whose decorator or default failed are never called
-        point="point 5", fails=((3, 10), (3, 11)), expect=(".notes",),
+        point="point 5", fails=FIXED, expect=(".notes",),
         reason="on 3.10 the frame of a failing decorator is on the @ line, plain Python's on the def line"),
 
     # -- point 6: coverage ---------------------------------------------------------------------
@@ -317,7 +317,7 @@ CASES = [
                     return a
                 fs.append(never)
             return len(fs)
-        """, coverage=True, point="point 6", expect=(".coverage",),
+        """, coverage=True, point="point 6", fails=FIXED, expect=(".coverage",),
         reason="coverage.py counts the never-called def's last line as run"),
     Case("held_coverage_of_called_closures", """
         def main():
@@ -520,7 +520,7 @@ CASES = [
                     return tag
                 out.append(kind())
             return out
-        """, coverage=True, point="new: coverage of a decorated def", expect=(".coverage",),
+        """, coverage=True, point="new: coverage of a decorated def", fails=FIXED, expect=(".coverage",),
         reason="coverage.py does not see the def line of a decorated def site run (its factory is on the "
                "decorator's line)"),
     Case("held_nonlocal_global_del", """

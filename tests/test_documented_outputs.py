@@ -3,6 +3,7 @@ plugin really prints (see ``doc_outputs`` for how a page marks its runs)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ PAGES = [ROOT / "README.md", ROOT / "docs" / "tutorial.md", *sorted((ROOT / "doc
 RUNS = [spec for page in PAGES for spec in runs(page)]
 
 
+# The pages show runs on Python 3.11; from 3.12 comprehensions are inlined (PEP 709), so a
+# stale read's stack has no `<listcomp>` frame, and other versions word the same run apart.
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the documented outputs are Python 3.11's")
 @pytest.mark.parametrize("spec", [pytest.param(s, id=f"{s.page}:{s.line}") for s in RUNS])
 def test_a_documented_output_is_the_real_one(spec: Run, tmp_path: Path) -> None:
     problem = mismatch(spec.expected, run(spec, tmp_path), excerpt=spec.excerpt)
