@@ -26,12 +26,11 @@ from ._recorder import (
     StaleEvent,
     Window,
     baseline,
-    binding_key,
     distinct,
     equivalent,
     group_by_binding,
+    keys_of,
     read,
-    same_binding,
 )
 from ._scopes import Site
 from ._values import Weak, short_repr
@@ -81,7 +80,10 @@ def shared_bindings(info: SiteInfo, records: list[Record], *, window: Window | N
             if k in info.own and _alike(values):
                 continue  # functions reaching each other by their own name, all behaving alike
             if len(group) >= 2 and len(values) >= 2:
-                made = window.made_on(info, k, binding_key(group[0].refs[k])) if window is not None else 0
+                # A binding may be counted under several keys (its closures all died once
+                # between two of them): the live ones name each.
+                keys = {keys_of(record)[k] for record in group}
+                made = sum(window.made_on(info, k, key) for key in keys) if window is not None else 0
                 closures = max(len(group), made)
                 found.append(finding(info.site, info.file, variable, Kind.SHARED_BINDING, created=values,
                                      now=read(group[0].refs[k]), closures=closures, tests=tests,
@@ -97,8 +99,8 @@ def stale_read(event: StaleEvent, live: list[Record], window: Window) -> Finding
     """
     k, info = event.variable, event.info
     creations = window.creations.get(info, [])
-    mine = [values for refs, values in creations if same_binding(refs[k], event.ref)]
-    siblings = [r for r in live if same_binding(r.refs[k], event.ref)]
+    mine = [values for keys, values in creations if keys[k] == event.ref]
+    siblings = [r for r in live if keys_of(r)[k] == event.ref]
     made = [values[k] for values in mine if values[k] is not PENDING]
     if mine and mine[-1][k] is PENDING and event.read is not UNBOUND:
         # The last closure's round never ended with a sibling made after it: it ends with the

@@ -39,6 +39,9 @@ MAX_VALUES = 8
 # Creations kept per site in a window: MAX_VALUES per binding, so that threads or calls making
 # bindings side by side each keep their first values, up to this many in all.
 MAX_KEPT_PER_SITE = 64
+# A window's raw binding keys are pruned of dead ones when they reach this many (or twice
+# as many as the last prune left).
+_BINDINGS_PRUNE = 1024
 
 
 class _Unbound:
@@ -59,6 +62,16 @@ class _Pending:
 
 
 PENDING: Any = _Pending()
+
+
+class _Forgotten:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<a binding whose closures all died>"
+
+
+_FORGOTTEN: Any = _Forgotten()
 _SETTLE_LOCK = threading.Lock()
 
 
@@ -265,6 +278,13 @@ def binding_key(ref: Any) -> Any:
     return ref if ref.__class__ is int else id(ref)
 
 
+def keys_of(record: Record) -> tuple[Any, ...]:
+    """The keys of a record's bindings: those its window gave it (see :meth:`Window.add`), or,
+    made with no window, :func:`binding_key` of each ref."""
+    keys = record.keys
+    return keys if keys is not None else tuple(map(binding_key, record.refs))
+
+
 def read(ref: Any) -> Any:
     """The current value of a loop variable's binding (a cell, or (globals, name))."""
     if ref.__class__ is tuple:
@@ -279,12 +299,13 @@ class Record:
     """One closure made at a site: its token, where its loop variables live (the cells it
     reads anyway), and the values it was made with as :mod:`._values` remembers them."""
 
-    __slots__ = ("__weakref__", "info", "refs", "values")
+    __slots__ = ("__weakref__", "info", "keys", "refs", "values")
 
     def __init__(self, info: SiteInfo, refs: tuple[Any, ...] = (), values: tuple[Any, ...] = ()) -> None:
         self.info = info
         self.refs = refs
         self.values = values
+        self.keys: tuple[Any, ...] | None = None  # its bindings' keys in the window it was made in
 
     def read(self, k: int, now: Any) -> Any:
         """A read of the k-th loop variable that the fast identity test did not settle."""
@@ -465,55 +486,178 @@ class Window:
         # is its own even when threads or calls make many bindings at one site.
         self.more_made: dict[tuple[SiteInfo, int, Any], int] = {}
         self.stale: dict[tuple[SiteInfo, int], StaleEvent] = {}
-        # Per site: [binding keys, their more_made entries, whether all are in more_values]
-        # for the last bindings that made a closure past those kept (see add).
+        # Per site: [raw keys, their more_made entries, whether all are in more_values, their
+        # entries in _bindings, the keys those gave] for the last bindings that made a closure
+        # past those kept (see add).
         self._unlisted: dict[SiteInfo, list[Any]] = {}
+        # Per raw key (binding_key: an address): [the key its closures are counted under (the
+        # raw key and a serial number), the oldest and the newest of them known alive (weak)].
+        # An address names one binding only while something holds it: once every closure made
+        # on it has died, its cell may have died too and a new one taken the address, so the
+        # next closure made there starts a new key (the window cannot hold the cell to know:
+        # that would keep its value alive).
+        self._bindings: dict[Any, list[Any]] = {}
+        self._bindings_limit = _BINDINGS_PRUNE
+        self._uses: dict[Any, set[tuple[SiteInfo, int]]] = {}  # key -> its more_made entries
+        self._serial = 0
+        self._next_compact: dict[SiteInfo, int] = {}
         self._lock = threading.Lock()
         _WINDOWS.add(self)
 
     def add(self, record: Record, raw: list[Any], keys: tuple[Any, ...] | None = None) -> None:
         """A closure made; ``raw`` are its values, alive for the length of this call only;
-        ``keys`` its bindings' keys (:func:`binding_key` of each ref), when the caller has them."""
+        ``keys`` its bindings' raw keys (:func:`binding_key` of each ref), when the caller has them."""
         info = record.info
         if keys is None:
             keys = tuple(map(binding_key, record.refs))
+        ref = weakref.ref(record)
         unlisted = self._unlisted.get(info)
         if unlisted is not None and unlisted[0] == keys:
             # The common case in a loop: one binding, its kept creations full, so this one
             # is only counted (and compared with the kept values until they all differ).
             with self._lock:
-                count = self.made_count[info] = self.made_count[info] + 1
-                more_made = self.more_made
-                for entry in unlisted[1]:
-                    more_made[entry] = more_made.get(entry, 0) + 1
-                if not unlisted[2]:
-                    self._compare_more(info, record, unlisted[1])
-                    unlisted[2] = all(entry in self.more_values for entry in unlisted[1])
-                tracked = self.tracked[info]
-                if len(tracked) < MAX_TRACKED_PER_SITE:
-                    tracked.append(weakref.ref(record))
+                entries = unlisted[3]
+                if len(entries) == 1:  # most sites: spelt out, no generators
+                    entry = entries[0]
+                    same_keys = entry[0] is unlisted[4][0]
+                    alive = same_keys and (entry[2]() is not None or entry[1]() is not None)
                 else:
-                    self._track(info, record, count)
-            return
-        listed = self._listed(info, keys)
+                    same_keys = all(entry[0] is key for entry, key in zip(entries, unlisted[4], strict=True))
+                    alive = same_keys and all(entry[2]() is not None or entry[1]() is not None for entry in entries)
+                if same_keys:
+                    if alive:
+                        for entry in entries:
+                            entry[2] = ref
+                    else:
+                        self._renew(info, unlisted, ref)
+                    record.keys = unlisted[4]
+                    count = self.made_count[info] = self.made_count[info] + 1
+                    more_made = self.more_made
+                    for entry in unlisted[1]:
+                        more_made[entry] = more_made.get(entry, 0) + 1
+                    if not unlisted[2]:
+                        self._compare_more(info, record, unlisted[1])
+                        unlisted[2] = all(entry in self.more_values for entry in unlisted[1])
+                    tracked = self.tracked[info]
+                    if len(tracked) < MAX_TRACKED_PER_SITE:
+                        tracked.append(ref)
+                    else:
+                        self._track(info, record, count, ref)
+                    return
+        with self._lock:
+            record.keys = self._resolve(keys, ref)
+            if (len(self.creations.get(info, ())) >= MAX_KEPT_PER_SITE and (info, record.keys) not in self._kept
+                    and self.made_count.get(info, 0) >= self._next_compact.get(info, 0)):
+                self._compact(info)
+        listed = self._listed(info, record.keys)
         if listed and RECORDER.show_values:
             # Outside the lock: a repr is the user's code, and it may make closures itself.
             for remembered, value in zip(record.values, raw, strict=True):
                 keep_text(remembered, value)
         with self._lock:
+            resolved = record.keys
+            if any(self._bindings.get(key, (None,))[0] != new for key, new in zip(keys, resolved, strict=True)):
+                # The repr made closures on these addresses after every earlier one died.
+                resolved = record.keys = self._resolve(keys, ref)
             self.made_count[info] = self.made_count.get(info, 0) + 1
             creations = self.creations.setdefault(info, [])
-            if listed and self._listed(info, keys):
-                creations.append((keys, record.values))
-                self._kept[info, keys] = self._kept.get((info, keys), 0) + 1
+            if listed and self._listed(info, resolved):
+                creations.append((resolved, record.values))
+                self._kept[info, resolved] = self._kept.get((info, resolved), 0) + 1
             else:
-                self._note_more(info, record, creations)
+                entries = tuple((info, k, key) for k, key in enumerate(resolved))
+                for k, key in enumerate(resolved):
+                    self._uses.setdefault(key, set()).add((info, k))
+                for entry in entries:
+                    self.more_made[entry] = self.more_made.get(entry, 0) + 1
+                self._compare_more(info, record, entries)
                 # Never listed again (the counts only grow): the next ones take the short way.
-                entries = tuple((info, k, key) for k, key in enumerate(keys))
-                self._unlisted[info] = [keys, entries, all(entry in self.more_values for entry in entries)]
-            self._track(info, record, self.made_count[info])
+                self._unlisted[info] = [keys, entries, all(entry in self.more_values for entry in entries),
+                                        [self._bindings[key] for key in keys], resolved]
+            self._track(info, record, self.made_count[info], ref)
 
-    def _track(self, info: SiteInfo, record: Record, count: int) -> None:
+    def _resolve(self, raw: tuple[Any, ...], ref: weakref.ref[Record]) -> tuple[Any, ...]:
+        """The keys of a new closure's bindings from their raw keys (called under the lock)."""
+        bindings = self._bindings
+        keys = []
+        for raw_key in raw:
+            entry = bindings.get(raw_key)
+            if entry is None:
+                if len(bindings) >= self._bindings_limit:
+                    self._prune_bindings()
+                self._serial += 1
+                bindings[raw_key] = [(raw_key, self._serial), ref, ref]
+                keys.append(bindings[raw_key][0])
+            elif entry[2]() is not None or entry[1]() is not None:
+                if entry[1]() is None:
+                    entry[1] = entry[2]
+                entry[2] = ref
+                keys.append(entry[0])
+            else:
+                self._forget(entry[0])
+                self._serial += 1
+                entry[:] = [(raw_key, self._serial), ref, ref]
+                keys.append(entry[0])
+        return tuple(keys)
+
+    def _renew(self, info: SiteInfo, unlisted: list[Any], ref: weakref.ref[Record]) -> None:
+        """The fast path's bindings, when every closure made on one of them has died (a `sorted`
+        key made in each round): new keys, still past the kept creations (called under the lock)."""
+        for raw_key, entry in zip(unlisted[0], unlisted[3], strict=True):
+            if entry[2]() is None and entry[1]() is None:
+                self._forget(entry[0])
+                self._serial += 1
+                entry[:] = [(raw_key, self._serial), ref, ref]
+            else:
+                entry[2] = ref
+        keys = unlisted[4] = tuple(entry[0] for entry in unlisted[3])
+        unlisted[1] = tuple((info, k, key) for k, key in enumerate(keys))
+        for k, key in enumerate(keys):
+            self._uses.setdefault(key, set()).add((info, k))
+        unlisted[2] = all(entry in self.more_values for entry in unlisted[1])
+
+    def _forget(self, key: Any) -> None:
+        """A binding's closures all died: drop its counts past the kept creations (they grow
+        with every binding otherwise), keeping in more_values that its site varied."""
+        for info, k in self._uses.pop(key, ()):
+            self.more_made.pop((info, k, key), None)
+            if (info, k, key) in self.more_values:
+                self.more_values.discard((info, k, key))
+                self.more_values.add((info, k, _FORGOTTEN))
+
+    def _compact(self, info: SiteInfo) -> None:
+        """Make room in a site's full kept creations for a new binding: drop those of bindings
+        whose closures all died, unless a stale read's message still lists them (called under
+        the lock).  Dropping them must not make the site look as if it never varied."""
+        creations = self.creations[info]
+        live = {entry[0] for entry in self._bindings.values() if entry[2]() is not None or entry[1]() is not None}
+        live |= {event.ref for (site, _), event in self.stale.items() if site is info}
+        keep = [row for row in creations if any(key in live for key in row[0])]
+        if len(keep) < len(creations):
+            for k in range(len(info.variables)):
+                known = [values[k] for _, values in creations if values[k] is not PENDING]
+                if any(not same(value, known[0]) for value in known[1:]):
+                    self.more_values.add((info, k, _FORGOTTEN))
+            for keys, _ in creations:
+                if not any(key in live for key in keys):
+                    self._kept.pop((info, keys), None)
+            creations[:] = keep
+        # A compaction that frees little (the kept bindings are alive) waits for more closures.
+        self._next_compact[info] = self.made_count.get(info, 0) + (
+            MAX_KEPT_PER_SITE if len(keep) > MAX_KEPT_PER_SITE // 2 else 0)
+
+    def _prune_bindings(self) -> None:
+        for raw_key, entry in list(self._bindings.items()):
+            if entry[2]() is None and entry[1]() is None:
+                self._forget(entry[0])
+                del self._bindings[raw_key]
+        self._bindings_limit = max(_BINDINGS_PRUNE, 2 * len(self._bindings))
+        # A fast path whose entries were pruned resolves its keys again.
+        self._unlisted = {info: unlisted for info, unlisted in self._unlisted.items()
+                          if all(self._bindings.get(raw_key) is entry
+                                 for raw_key, entry in zip(unlisted[0], unlisted[3], strict=True))}
+
+    def _track(self, info: SiteInfo, record: Record, count: int, ref: weakref.ref[Record]) -> None:
         """Track the new ``record`` for the shared-binding check (called under the lock)."""
         tracked = self.tracked.get(info)
         if tracked is None:
@@ -525,7 +669,7 @@ class Window:
             if len(tracked) > MAX_TRACKED_PER_SITE // 2:
                 self._next_prune[info] = count + MAX_TRACKED_PER_SITE
         if len(tracked) < MAX_TRACKED_PER_SITE:
-            tracked.append(weakref.ref(record))
+            tracked.append(ref)
 
     def _listed(self, info: SiteInfo, keys: tuple[Any, ...]) -> bool:
         return (self._kept.get((info, keys), 0) < MAX_VALUES
@@ -540,13 +684,6 @@ class Window:
                 if values is old:  # the entry holds the old tuple, so identity is its closure's
                     creations[n] = (keys, new)
                     break
-
-    def _note_more(self, info: SiteInfo, record: Record,
-                   creations: list[tuple[tuple[Any, ...], tuple[Any, ...]]]) -> None:
-        entries = tuple((info, k, binding_key(ref)) for k, ref in enumerate(record.refs))
-        for entry in entries:
-            self.more_made[entry] = self.more_made.get(entry, 0) + 1
-        self._compare_more(info, record, entries)
 
     def _compare_more(self, info: SiteInfo, record: Record, entries: tuple[tuple[Any, ...], ...]) -> None:
         # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
@@ -573,7 +710,7 @@ class Window:
         with self._lock:
             event = self.stale.get(key)
             if event is None:
-                event = self.stale[key] = StaleEvent(record.info, k, ref=binding_key(record.refs[k]))
+                event = self.stale[key] = StaleEvent(record.info, k, ref=keys_of(record)[k])
                 event.stack = traceback.extract_stack(frame, limit=30)
                 if last is not None:
                     event.stack.append(last)
@@ -586,7 +723,7 @@ class Window:
             event.calls += 1
             # The message lists the values of the binding it counts (the first stale read's).
             if (len(event.created) < MAX_VALUES and not any(same(v, created) for v in event.created)
-                    and binding_key(record.refs[k]) == event.ref):
+                    and keys_of(record)[k] == event.ref):
                 event.created.append(created)
 
     def live_records(self) -> dict[SiteInfo, list[Record]]:

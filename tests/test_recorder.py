@@ -344,6 +344,77 @@ def test_distinct_keeps_the_first_of_each_value_in_order_across_types() -> None:
     assert [type(v) for v in out[12:]] == [bool, int]
 
 
+def _one_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give every binding the same raw key, as the allocator does when a dead cell's memory
+    holds the next one (it does so often, but not on demand)."""
+    add = Window.add
+
+    def add_at_one_address(self: Window, record: Any, raw: list[Any], keys: Any = None) -> None:
+        add(self, record, raw, (12345,) * len(record.refs))
+
+    monkeypatch.setattr(Window, "add", add_at_one_address)
+
+
+def test_a_binding_at_the_address_of_a_dead_one_is_counted_as_its_own(
+        tmp_path: Path, window: Window, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Forty calls whose closures all died, then the buggy one: its message counts and lists
+    # its own three closures, not the dead bindings that had its cell's address.
+    module = load(tmp_path, BUILD)
+    _one_address(monkeypatch)
+    for n in range(40):
+        module.build([100 + n, 200 + n])
+    kept = module.build([1, 2, 3])
+    assert kept[0]() == 3
+    del kept  # dead at the judge: the values listed are the kept creations of its binding
+    [finding] = judge(window)
+    assert finding.kinds == [Kind.STALE_READ]
+    assert finding.closures == 3 and finding.created_with == ["1", "2", "3"] and not finding.more_values
+
+
+def test_a_binding_whose_closures_are_alive_keeps_its_count_at_one_address(
+        tmp_path: Path, window: Window, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While a closure of the binding is alive its cell is too: no other can have its address,
+    # so every closure made on it counts, those that died in between included.
+    module = load(tmp_path, """
+        def build(values, keep):
+            for v in values:
+                f = lambda: v
+                if v % 2:
+                    keep.append(f)
+    """)
+    _one_address(monkeypatch)
+    keep: list[Any] = []
+    module.build(range(1, 21), keep)
+    [finding] = judge(window)
+    assert finding.kinds == [Kind.SHARED_BINDING] and finding.closures == 20
+    assert finding.created_with == [str(v) for v in range(1, 16, 2)] and finding.more_values
+
+
+def test_a_dead_cell_address_reused_by_the_allocator_gives_the_right_message(
+        tmp_path: Path, window: Window) -> None:
+    # The same as above without faking the address: whether or not the allocator reuses one
+    # (it usually does here), the message is the live binding's.
+    module = load(tmp_path, BUILD)
+    for n in range(200):
+        module.build([n, n + 1000])
+    kept = module.build([1, 2, 3])
+    assert kept[0]() == 3
+    del kept
+    [finding] = judge(window)
+    assert finding.kinds == [Kind.STALE_READ]
+    assert finding.closures == 3 and finding.created_with == ["1", "2", "3"] and not finding.more_values
+
+
+def test_made_and_dropped_bindings_keep_the_window_bounded(tmp_path: Path, window: Window) -> None:
+    # Each call's closures die before the next call: the window keeps no per-binding count
+    # for them past its bounds, however many bindings it saw.
+    module = load(tmp_path, BUILD)
+    for n in range(3000):
+        module.build([n, n + 1])
+    assert len(window.more_made) <= 1 and len(window._bindings) <= 1024
+    assert len(window.creations[next(iter(window.creations))]) <= 64
+
+
 def _window_state(window: Window) -> dict[str, Any]:
     """What a window recorded, with binding keys (addresses) renamed by first appearance, so
     that two runs of one program can be compared."""
@@ -381,7 +452,7 @@ def test_the_fast_creation_path_records_what_the_general_one_does(
     """SiteInfo.made's short path (after a site's first closure) must leave a window exactly
     as made_general does: counts, kept creations and their texts, more_values, tracking, and
     the stale reads of calls after the loop."""
-    from pytest_latebind._recorder import SiteInfo, binding_key, sites_of
+    from pytest_latebind._recorder import SiteInfo, keys_of, sites_of
     from pytest_latebind._values import remember, same
 
     module = load(tmp_path, """
@@ -408,7 +479,7 @@ def test_the_fast_creation_path_records_what_the_general_one_does(
             for f in kept:
                 f()
             [site] = list(opened.made_count)
-            bindings = {binding_key(record.refs[0]) for record in map(record_of, kept) if record is not None}
+            bindings = {keys_of(record)[0] for record in map(record_of, kept) if record is not None}
             # Every closure counted on its binding, past the kept creations too.
             assert sum(opened.made_on(site, 0, key) for key in bindings) == len(kept)
             if not per_call:  # one binding: "..." exactly when a later value is none of the kept ones
