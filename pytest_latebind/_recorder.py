@@ -17,10 +17,12 @@ the closure's token cell), and takes its lock only to change shared state.
 from __future__ import annotations
 
 import contextlib
+import linecache
 import operator
 import os
 import sys
 import threading
+import tokenize
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
@@ -194,62 +196,116 @@ class SiteInfo:
         factory, assigned before the closure, no 3.14 annotations): the same record, values
         and recording as :meth:`made_general`, with nothing computed twice.  Anything unusual
         (an unbound cell, the first closure of the site) takes the general path.
+
+        At the recursion limit, only this frame counts against the program (see _ours).
         """
-        cells = self._cells
-        if cells is None:
-            return self.made_general(factory, *args)
-        closure = factory.__closure__
-        if closure is None:
-            return self.made_general(factory, *args)
-        refs = cells(closure)
-        if len(refs) == 1:  # most loops: one variable, spelt out (no comprehension frames)
-            try:
-                value = refs[0].cell_contents
-            except ValueError:  # unbound: the general path says what a read of it should do
+        made = _NOT_MADE
+        try:
+            cells = self._cells
+            if cells is None:
                 return self.made_general(factory, *args)
-            if value.__class__ in ATOMS:
-                record = Record(self, refs, (value,))
-                made = factory(record, value, object, *args)
+            closure = factory.__closure__
+            if closure is None:
+                return self.made_general(factory, *args)
+            refs = cells(closure)
+            if len(refs) == 1:  # most loops: one variable, spelt out (no comprehension frames)
+                try:
+                    value = refs[0].cell_contents
+                except ValueError:  # unbound: the general path says what a read of it should do
+                    return self.made_general(factory, *args)
+                if value.__class__ in ATOMS:
+                    record = Record(self, refs, (value,))
+                    made = factory(record, value, object, *args)
+                else:
+                    kept = remember(value)
+                    record = Record(self, refs, (kept,))
+                    made = factory(record, value if kept is value else SLOW,
+                                   WeakBaseline(value) if kept.__class__ is Weak else object, *args)
+                raw = [value]
             else:
-                kept = remember(value)
-                record = Record(self, refs, (kept,))
-                made = factory(record, value if kept is value else SLOW,
-                               WeakBaseline(value) if kept.__class__ is Weak else object, *args)
-            raw = [value]
-        else:
+                try:
+                    raw = [cell.cell_contents for cell in refs]
+                except ValueError:
+                    return self.made_general(factory, *args)
+                values = tuple([value if value.__class__ in ATOMS else remember(value) for value in raw])
+                record = Record(self, refs, values)
+                made = factory(record, *[value if value is raw[k] else SLOW for k, value in enumerate(values)],
+                               *[WeakBaseline(raw[k]) if value.__class__ is Weak else object
+                                 for k, value in enumerate(values)], *args)
+            window = RECORDER.window
+            if window is not None:
+                window.add(record, raw, tuple(map(id, refs)))
+            return made
+        except RecursionError as error:
+            # Lifted before any call: at the limit, a call here would raise again.  Not from
+            # the limit's own depth, where it could not be put back (Python refuses a limit
+            # at or below the depth): there the closure costs this frame and the factory's.
+            limit = sys.getrecursionlimit()
+            at_the_limit = False
             try:
-                raw = [cell.cell_contents for cell in refs]
-            except ValueError:
-                return self.made_general(factory, *args)
-            values = tuple([value if value.__class__ in ATOMS else remember(value) for value in raw])
-            record = Record(self, refs, values)
-            made = factory(record, *[value if value is raw[k] else SLOW for k, value in enumerate(values)],
-                           *[WeakBaseline(raw[k]) if value.__class__ is Weak else object
-                             for k, value in enumerate(values)], *args)
-        window = RECORDER.window
-        if window is not None:
-            window.add(record, raw, tuple(map(id, refs)))
-        return made
+                sys.setrecursionlimit(limit)
+            except RecursionError:
+                at_the_limit = True
+            if at_the_limit:
+                raise
+            sys.setrecursionlimit(limit + _HEADROOM)
+            try:
+                if not _ours(error):
+                    raise
+                if made is _NOT_MADE:
+                    return self.made(factory, *args)
+                if RECORDER.window is not None:
+                    RECORDER.window.add(record, raw, tuple(map(id, refs)))
+                return made
+            finally:
+                sys.setrecursionlimit(limit)
 
     def made_general(self, factory: FunctionType, *args: Any) -> Any:
         """:meth:`made` for any site and any closure."""
         info = self
-        record = DeferredRecord(info) if info.slow else Record(info)
-        refs = info.refs(factory)
-        record.refs = refs
-        raw = [read(ref) for ref in refs]
-        record.values = values = tuple(map(remember, raw))
-        filled: list[tuple[tuple[Any, ...], Record]] = []
-        if info.slow:
-            # The reads of deferred and later variables go to the record.
-            values, filled = info.settle(record)
-        # A value the record holds as it is serves the inline identity test, an object it
-        # must not hold the weak one; any other (an address, a pending one) sends every read
-        # to the record.
-        checked = info.checked
-        made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
-                       *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
-                       *args)
+        made = _NOT_MADE
+        try:
+            record = DeferredRecord(info) if info.slow else Record(info)
+            refs = info.refs(factory)
+            record.refs = refs
+            raw = [read(ref) for ref in refs]
+            record.values = values = tuple(map(remember, raw))
+            filled: list[tuple[tuple[Any, ...], Record]] = []
+            if info.slow:
+                # The reads of deferred and later variables go to the record.
+                values, filled = info.settle(record)
+            # A value the record holds as it is serves the inline identity test, an object it
+            # must not hold the weak one; any other (an address, a pending one) sends every read
+            # to the record.
+            checked = info.checked
+            made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
+                           *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
+                           *args)
+            self._after(made, record, raw, filled)
+            return made
+        except RecursionError as error:
+            limit = sys.getrecursionlimit()  # as in made
+            at_the_limit = False
+            try:
+                sys.setrecursionlimit(limit)
+            except RecursionError:
+                at_the_limit = True
+            if at_the_limit:
+                raise
+            sys.setrecursionlimit(limit + _HEADROOM)
+            try:
+                if not _ours(error):
+                    raise
+                if made is _NOT_MADE:
+                    return self.made_general(factory, *args)
+                self._after(made, record, raw, filled)
+                return made
+            finally:
+                sys.setrecursionlimit(limit)
+
+    def _after(self, made: Any, record: Record, raw: list[Any], filled: list[tuple[tuple[Any, ...], Record]]) -> None:
+        """The general path's bookkeeping once the closure is made."""
+        info = self
         if info.code is None:  # a function's code, or a generator expression's
             info.code = made.gi_code if info.site.kind == "genexp" else made.__code__
             info._enable_fast()
@@ -264,10 +320,34 @@ class SiteInfo:
             for old, sibling in filled:
                 window.filled(info, old, sibling.values)
             window.add(record, raw)
-        return made
 
     def __repr__(self) -> str:
         return f"<site {self.file}:{self.site.line} {self.site.name}>"
+
+
+_NOT_MADE: Any = object()
+# Frames the plugin may borrow past the recursion limit for its own bookkeeping.
+_HEADROOM = 64
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# What a stale read's stack is taken with (the source lines of its frames).
+_STDLIB_OURS = frozenset(os.path.abspath(m.__file__) for m in (traceback, linecache, tokenize) if m.__file__)
+
+
+def _ours(error: RecursionError) -> bool:
+    """Whether ``error`` came from the plugin's own frames (or from entering one), below the
+    frame that caught it: then that frame may run its step again with the limit lifted by
+    _HEADROOM, so that making a closure at the recursion limit costs the program only the
+    frames of ``made`` and the factory, and a stale read those of ``Record.read`` and its
+    first call.  An error from the user's code (an annotation a factory evaluates) is not
+    ours: running that code twice would be seen."""
+    tb = error.__traceback__
+    tb = tb.tb_next if tb is not None else None  # the first is the frame that caught it
+    while tb is not None:
+        file = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if not file.startswith(_HERE) and file not in _STDLIB_OURS:
+            return False
+        tb = tb.tb_next
+    return True
 
 
 def binding_key(ref: Any) -> Any:
@@ -313,9 +393,26 @@ class Record:
         # An object read in a loop comes here every time: its test first, inline.
         if value.__class__ is Weak and value.ref() is now:
             return now
-        if not matches(value, now):
-            RECORDER.stale(self, k, now)
-        return now
+        try:
+            if not matches(value, now):
+                RECORDER.stale(self, k, now)
+            return now
+        except RecursionError as error:
+            limit = sys.getrecursionlimit()  # as in SiteInfo.made
+            at_the_limit = False
+            try:
+                sys.setrecursionlimit(limit)
+            except RecursionError:
+                at_the_limit = True
+            if at_the_limit:
+                raise
+            sys.setrecursionlimit(limit + _HEADROOM)
+            try:
+                if not _ours(error):
+                    raise
+                return self.read(k, now)
+            finally:
+                sys.setrecursionlimit(limit)
 
     def is_stale(self, k: int, now: Any) -> bool:
         """The rule of :meth:`read`, for a read that is not in the closure's code."""
@@ -333,9 +430,26 @@ class DeferredRecord(Record):
     __slots__ = ()
 
     def read(self, k: int, now: Any) -> Any:
-        if self.is_stale(k, now):
-            RECORDER.stale(self, k, now)
-        return now
+        try:
+            if self.is_stale(k, now):
+                RECORDER.stale(self, k, now)
+            return now
+        except RecursionError as error:
+            limit = sys.getrecursionlimit()  # as in SiteInfo.made
+            at_the_limit = False
+            try:
+                sys.setrecursionlimit(limit)
+            except RecursionError:
+                at_the_limit = True
+            if at_the_limit:
+                raise
+            sys.setrecursionlimit(limit + _HEADROOM)
+            try:
+                if not _ours(error):
+                    raise
+                return self.read(k, now)
+            finally:
+                sys.setrecursionlimit(limit)
 
     def is_stale(self, k: int, now: Any) -> bool:
         value = self.values[k]
@@ -710,7 +824,8 @@ class Window:
         with self._lock:
             event = self.stale.get(key)
             if event is None:
-                event = self.stale[key] = StaleEvent(record.info, k, ref=keys_of(record)[k])
+                # Entered once complete: a step that fails (RecursionError) leaves no half event.
+                event = StaleEvent(record.info, k, ref=keys_of(record)[k])
                 event.stack = traceback.extract_stack(frame, limit=30)
                 if last is not None:
                     event.stack.append(last)
@@ -720,6 +835,7 @@ class Window:
                 thread = threading.current_thread()
                 if thread is not threading.main_thread():
                     event.thread = thread.name
+                self.stale[key] = event
             event.calls += 1
             # The message lists the values of the binding it counts (the first stale read's).
             if (len(event.created) < MAX_VALUES and not any(same(v, created) for v in event.created)

@@ -393,7 +393,8 @@ CASES = [
                     return n
             return deep(0)
         """, point="point 8", expect=(".result",),
-        reason="making a closure needs several frames more (made(), the factory)"),
+        reason="making a closure needs two frames more (made(), the factory): documented, and pinned "
+               "exactly in tests/test_recorder.py"),
     Case("held_recursion_headroom_inside_closures", """
         import difftools
         def main():

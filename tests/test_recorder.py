@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -413,6 +414,67 @@ def test_made_and_dropped_bindings_keep_the_window_bounded(tmp_path: Path, windo
         module.build([n, n + 1])
     assert len(window.more_made) <= 1 and len(window._bindings) <= 1024
     assert len(window.creations[next(iter(window.creations))]) <= 64
+
+
+HEADROOM = """
+    def made_here(n=0):
+        for i in range(1):
+            f = lambda: i
+        try:
+            return made_here(n + 1)
+        except RecursionError:
+            return n
+
+    def made_object(n=0):
+        for i in [object()]:
+            def f():
+                return i
+        try:
+            return made_object(n + 1)
+        except RecursionError:
+            return n
+
+    def nothing_made(n=0):
+        for i in range(1):
+            f = i
+        try:
+            return nothing_made(n + 1)
+        except RecursionError:
+            return n
+
+    def stale():
+        out = []
+        for i in range(2):
+            out.append(lambda: i)
+        return out
+
+    def read_by(f, n=0):
+        f()
+        try:
+            return read_by(f, n + 1)
+        except RecursionError:
+            return n
+
+    def plain_call():
+        return 1
+"""
+
+
+def test_recursion_headroom_costs_the_documented_frames(tmp_path: Path, window: Window) -> None:
+    # How much deeper a program recursing until RecursionError gets, plain minus instrumented,
+    # when every level makes a closure or reads a loop variable (docs: how it works).  The
+    # plugin's own bookkeeping borrows frames past the limit and gives them back.
+    module = load(tmp_path, HEADROOM)
+    limit = sys.getrecursionlimit()
+    made = module.nothing_made() - module.made_here()
+    made_object = module.nothing_made() - module.made_object()
+    current = module.read_by(module.plain_call) - module.read_by(module.stale()[-1])
+    stale = module.read_by(module.plain_call) - module.read_by(module.stale()[0])
+    assert sys.getrecursionlimit() == limit
+    assert made == 2 and made_object == 2  # made(), then the factory
+    assert current == 0  # a read of its round's value is an inline test
+    assert stale == (3 if sys.version_info < (3, 12) else 2)  # Record.read, then what it calls
+    assert window.take_stale()[0].calls > 900  # every stale read recorded, at the limit too
 
 
 def _window_state(window: Window) -> dict[str, Any]:
