@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .doc_outputs import ROOT, Run, mismatch, run, runs, steps
+from .doc_outputs import ROOT, Run, looks_like_output, mismatch, run, runs, steps, unchecked_outputs
 
 PAGES = [ROOT / "README.md", ROOT / "docs" / "tutorial.md", *sorted((ROOT / "docs" / "how-to").glob("*.md"))]
 RUNS = [spec for page in PAGES for spec in runs(page)]
@@ -32,10 +32,24 @@ def test_the_pages_document_runs() -> None:
 
 
 def test_unchecked_runs_say_why() -> None:
-    for page in PAGES:
-        for step in steps(page):
-            if step.kind == "skip":
-                assert step.arg, f"{step.page}:{step.line}: doc-skip needs a reason"
+    skips = [step for page in PAGES for step in steps(page) if step.kind == "skip"]
+    assert skips  # the pages skip a few blocks: a parser that lost them would check nothing here
+    for step in skips:
+        assert step.arg, f"{step.page}:{step.line}: doc-skip needs a reason"
+        assert "tests/test_" in step.arg, f"{step.page}:{step.line}: doc-skip should name the test that checks it"
+
+
+def test_every_output_shown_is_checked_or_skipped() -> None:
+    # Each checked terminal output would be found if its directive were lost: the test below
+    # knows what the pages' outputs look like, it does not pass for finding nothing.
+    outputs = [step for page in PAGES for step in steps(page) if step.kind == "run" and not step.written]
+    assert len(outputs) >= 30
+    for step in outputs:
+        assert looks_like_output(step.text), f"{step.page}:{step.line}: not seen as an output"
+    unchecked = [f"{step.page}:{step.line}: {step.text.splitlines()[0]}" for page in PAGES
+                 for step in unchecked_outputs(page)]
+    assert not unchecked, ("blocks that look like an output but are neither checked nor skipped "
+                           "(mark them, see tests/doc_outputs.py):\n" + "\n".join(unchecked))
 
 
 # -- the checker itself ------------------------------------------------------------------
@@ -72,6 +86,72 @@ def test_dots_stand_for_any_lines_and_an_excerpt_for_a_part() -> None:
     assert mismatch("...\n1 passed\n...\ncollected 1 item", OUTPUT, excerpt=False)  # out of order
 
 
+def test_an_ellipsis_stands_for_any_text_in_a_line() -> None:
+    assert mismatch("test_a.py … [100%]", OUTPUT, excerpt=True) is None
+    assert mismatch("… 1 passed in … =", OUTPUT, excerpt=True) is None
+    assert mismatch("test_a.py … [50%]", OUTPUT, excerpt=True)
+    assert mismatch("…collected 2 items", OUTPUT, excerpt=True)
+
+
+def test_a_command_sets_environment_variables_and_a_run_shows_what_it_wrote(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- doc-project: new -->\n<!-- doc-file: conftest.py -->\n```python\nimport os\n\n\n"
+        "def pytest_sessionfinish():\n    open('out.txt', 'w').write(os.environ['SAID'] + '\\n')\n```\n"
+        "<!-- doc-written: out.txt: SAID=hello pytest -->\n```\nhello\n```\n"
+        "<!-- doc-written: out.txt: SAID=/path/to/project/x pytest -->\n```\n/path/to/project/x\n```\n")
+    first, second = runs(page)
+    assert (first.command, first.written) == ("SAID=hello pytest", "out.txt")
+    assert second.files["out.txt"] == "hello\n"  # what the first run wrote, for the runs after it
+    where = tmp_path / "project"
+    where.mkdir()
+    assert run(first, where) == "hello\n"
+    assert run(second, where) == "/path/to/project/x\n"  # the run's directory, in a value too
+
+
+def test_a_python_command_runs_a_script_of_the_project(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("<!-- doc-file: s.py -->\n```python\nimport sys\nprint('out')\nsys.exit('err')\n```\n"
+                    "```\n$ python s.py\nout\nerr\n```\n")
+    [spec] = runs(page)
+    where = tmp_path / "project"
+    where.mkdir()
+    assert run(spec, where) == "out\nerr\n"  # stdout, then stderr
+    assert mismatch(spec.expected, run(spec, where), excerpt=False) is None
+
+
+def test_indented_blocks_and_skipped_blocks_are_read(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "1. A step:\n\n   <!-- doc-file: m.py -->\n   ```python\n   if True:\n       a = 1\n   ```\n\n"
+        "   ```\n   $ pytest -q\n   1 passed\n   ```\n"
+        "<!-- doc-skip: tests/test_x.py checks it -->\n```\nLateBindingError: not run\n```\n")
+    specs = runs(page)
+    assert specs[0].files == {"m.py": "if True:\n    a = 1\n"}
+    assert (specs[0].command, specs[0].expected) == ("pytest -q", "1 passed")
+    assert [(s.kind, s.arg) for s in steps(page)][-1] == ("skip", "tests/test_x.py checks it")
+    assert unchecked_outputs(page) == []
+
+
+def test_an_output_shown_without_a_check_is_found(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    blocks = {
+        3: "LateBindingError: 2 closures created at m.py:3 share the loop variable 'i'",
+        7: "  …: LatebindPluginWarning: pytest-latebind: cannot instrument m.py",
+        11: "E       ValueError: negative id -1\nE       Falsifying example: f(",
+        16: "========== 1 passed in 0.01s ==========",
+        20: "latebind: 2 modules watched, 1 closure site",
+    }
+    text = "# Page\n\n"
+    for line, body in blocks.items():
+        text += "\n" * (line - 1 - text.count("\n")) + "```\n" + body + "\n```\n"
+    text += ("\n```python\nf()  # latebind: ignore[i] on purpose\n```\n"  # source, not output
+             "\n```\npytest --latebind -W error::pytest_latebind.LateBindingWarning\n```\n"  # a command
+             "\n```ini\n[pytest]\nlatebind = true\n```\n\n```\npip install .\n```\n")
+    page.write_text(text)
+    assert [step.line for step in unchecked_outputs(page)] == list(blocks)
+
+
 def test_files_and_edits_build_the_project(tmp_path: Path) -> None:
     page = tmp_path / "page.md"  # a page outside the checkout: nothing is written into it
     page.write_text(
@@ -83,5 +163,6 @@ def test_files_and_edits_build_the_project(tmp_path: Path) -> None:
     specs = runs(page)
     kinds = [step.kind for step in steps(page)]
     assert kinds == ["project", "file", "edit", "run", "restore", "skip", "run"]
+    assert [step.arg for step in steps(page) if step.kind == "skip"] == ["a reason"]
     assert [s.files for s in specs] == [{"m.py": "a = 1\nb = 3\n"}, {"m.py": "a = 1\nb = 2\n"}]
     assert [(s.command, s.excerpt) for s in specs] == [("pytest -q", False), ("pytest --co", True)]
