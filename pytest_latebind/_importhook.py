@@ -249,10 +249,12 @@ class ImportHook(importlib.abc.MetaPathFinder):
         """One message per other import hook whose loader loaded watched modules without our
         transform (it does not take a tree, or it was ahead of ours in ``sys.meta_path``)."""
         refused = {key: list(names) for key, names in self.refused.items()}
+        # A module refused for a reason already has its message: one reason a module.
+        said = {name for names in refused.values() for name in names}
         for name, module in list(sys.modules.items()):
             loader = getattr(getattr(module, "__spec__", None), "loader", None)
             origin = getattr(module, "__file__", None)
-            if (name in self.known or name in self.combined or not isinstance(origin, str)
+            if (name in self.known or name in self.combined or name in said or not isinstance(origin, str)
                     or not isinstance(loader, importlib.machinery.SourceFileLoader)
                     or type(loader) is importlib.machinery.SourceFileLoader
                     or isinstance(loader, InstrumentingLoader) or not self.policy.watches(name, origin)):

@@ -205,6 +205,9 @@ def test_hand_written_loader_taking_only_bytes_keeps_its_transform_and_warns(pyt
         "conftest's ShoutLoader (conftest), without pytest-latebind's transform: shapes.geo. Its own "
         "transform is on; late-binding checks are off for these modules: its loader's source_to_code does "
         "not accept an instrumented tree, only source bytes*"])
+    # Once: not also as a finder "ahead of pytest-latebind's", which would tell the user to
+    # move an import that is not the cause.
+    assert result.stdout.str().count("LatebindPluginWarning") == 1, result.stdout.str()
 
 
 # -- annotations a transform after ours reads -------------------------------------------------
