@@ -69,6 +69,11 @@ class ScanItem(pytest.Item):
         if found:
             raise ScanFailed(out.text(found, scan.context))
 
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        # The failure's heading: without a name pytest heads it "test session".  Not the node
+        # id itself: pytest would rewrite the dots of a domain that ends it in `-v` lines.
+        return self.path, None, f"latebind scan: {self.parent.nodeid}"
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScanFailed):
             return "\n".join(excinfo.value.args[0])

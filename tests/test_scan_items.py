@@ -21,6 +21,7 @@ def test_one_item_per_file_failing_with_its_sites(project: pytest.Pytester) -> N
     result.assert_outcomes(passed=2, failed=1, deselected=1)
     result.stdout.fnmatch_lines(["*buggy.py::latebind-scan FAILED*", "*clean.py::latebind-scan PASSED*",
                                  "buggy.py:4:20: LB001 lambda made in a loop reads loop variable 'x' late*"])
+    result.stdout.fnmatch_lines(["_* latebind scan: buggy.py _*"])  # the failure's heading names the file
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
