@@ -20,7 +20,11 @@ ROOT = Path(__file__).parent
 ACCEPTANCE = ROOT.parent / "shared" / "acceptance" / "run"
 
 # Tests that exercise nothing a CPython version changes: the report formats (JSON, SARIF,
-# JUnit, GitHub annotations: strings and files) and the Hypothesis strategies (pure data).
+# JUnit, GitHub annotations: strings and files), the Hypothesis strategies (pure data), and
+# what a team adopting the plugin works with (summary lines, values hidden, the baseline's
+# fingerprints and file, inline and ini silencing: text and report merging over findings that
+# the core's tests, run on every version, produce).  Those three files are also the slowest
+# (dozens of pytest runs under -n 2 each), which CI's time budget cannot pay five times.
 # Everything else touches scopes, ASTs, code objects, cells, frames or the import system,
 # and runs on every version; a new test file is version-sensitive until listed here.
 VERSION_INSENSITIVE = [
@@ -28,6 +32,9 @@ VERSION_INSENSITIVE = [
     "tests/test_reporting_outputs.py",
     "tests/test_reporting_behaviour.py",
     "tests/test_strategies.py",
+    "tests/test_adoption.py",
+    "tests/test_baseline.py",
+    "tests/test_ignores.py",
 ]
 
 nox.options.default_venv_backend = "venv"  # the interpreters' own venv: no virtualenv seeding
