@@ -360,14 +360,15 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
 
     __hash__ = importlib.machinery.SourceFileLoader.__hash__
 
-    def exec_module(self, module: types.ModuleType) -> None:
-        WATCHED_FILES.add(os.path.abspath(self.path))
-        if self.claimed and self.hook.rewrite is not None:
-            self.hook.rewrite.loaded(module.__name__, self.path)
-        super().exec_module(module)
-
+    # No exec_module of its own: SourceLoader's runs the code through importlib's
+    # _call_with_frames_removed, so an exception raised while the module is imported has
+    # plain Python's traceback, without a frame of ours.  What a load notes is noted here,
+    # as the module's code is asked for just before it runs.
     def get_code(self, fullname: str) -> types.CodeType:
         hook = self.hook
+        WATCHED_FILES.add(os.path.abspath(self.path))
+        if self.claimed and hook.rewrite is not None:
+            hook.rewrite.loaded(fullname, self.path)
         stat = os.stat(self.path)
         pyc = hook.cache_path(self.path, self.claimed)
         code = _read_cache(pyc, stat)

@@ -726,7 +726,7 @@ CASES = [
         for i in range(2):
             fs.append(lambda: 1 / (i - 1))
         value = fs[0]()
-        """, point="new: loader frames", expect=(".import",),
+        """, point="new: loader frames", fails=FIXED, expect=(".import",),
         reason="an exception raised while an instrumented module is imported has the plugin loader's "
                "exec_module frame in its traceback"),
 ]
