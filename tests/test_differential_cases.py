@@ -168,7 +168,8 @@ CASES = [
             return Table.rows
         """, sites=False, warns=True, point="new: loader frames",
         expect=(".import",),
-        reason="the SyntaxError has the plugin loader's exec_module, get_code and _plain frames"),
+        reason="the SyntaxError has the plugin loader's get_code and _plain frames, and importlib's "
+               "frames above them, which CPython trims only from a chunk of its own frames"),
 
     # -- point 3: the module-global handle --------------------------------------------------------
     Case("point_3_module_namespace", """
