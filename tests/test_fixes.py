@@ -235,6 +235,25 @@ FORMS = {
                     out.append(lambda: double)
             return out
         """, "assert [f() for f in make()] == [0, 2, 4]"),
+    "lambda-in-comprehension": ("""\
+        def make():
+            return [lambda: i * 10 for i in range(3)]
+        """, "assert [f() for f in make()] == [0, 10, 20]"),
+    # `except ... as err` unbinds err when its handler ends: plain, a closure that reads it
+    # later raises NameError, so the test keeps them alive and the finding is a shared binding.
+    "except-target": ("""\
+        KEEP = []
+
+        def make():
+            out = []
+            for n in range(3):
+                try:
+                    raise ValueError(n)
+                except ValueError as err:
+                    out.append(lambda: err.args[0])
+            KEEP.extend(out)
+            return out
+        """, "assert [f() for f in make()] == [0, 1, 2]"),
 }
 
 
