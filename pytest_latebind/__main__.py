@@ -2,7 +2,8 @@
 
 ``scan PATH...`` is the static scan (``_scan``) as a linter: exit status 0 when nothing is
 found, 1 for findings, 2 for a usage error; ``path:line:col: LB001 message`` lines, or
-``--format json|sarif``.
+``--format json|sarif``.  Inline ignore comments, the ``latebind_ignore`` lines of the pytest
+configuration found from ``--root`` (as pytest finds it) and ``--baseline`` silence a site.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 
@@ -39,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a pytest-latebind baseline file: sites it lists (path, qualname, variable) are "
                            "not reported")
     scan.add_argument("--root", metavar="DIR", default=".",
-                      help="paths are shown, and matched with the baseline, relative to DIR (default: .)")
+                      help="paths are shown, and matched with the baseline, relative to DIR (default: .); "
+                           "the latebind_ignore lines of the pytest configuration file found from DIR "
+                           "upwards, as pytest finds it, apply too")
     return parser
 
 
@@ -48,7 +52,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     import pytest
 
-    from . import _baseline, _scan
+    from . import _baseline, _ignores, _scan
     from ._messages import Context
     from ._reporting import scan as out
     from ._reporting.files import write_atomically
@@ -66,9 +70,22 @@ def _scan(args: argparse.Namespace) -> int:
         except pytest.UsageError as exc:
             print(f"python -m pytest_latebind scan: error: {exc}", file=sys.stderr)
             return 2
+    # The project's latebind_ignore lines, as a pytest run there would read them.
+    ignores: dict[tuple[str, str, str], Any] = {}
+    ini_context = context
+    found = _ignores.configured_ignores(root)
+    if found is not None:
+        folder, lines = found
+        try:
+            ignores = _ignores.parse_ini(lines)
+        except pytest.UsageError as exc:
+            print(f"python -m pytest_latebind scan: error: {exc}", file=sys.stderr)
+            return 2
+        ini_context = Context(root=str(folder))
     results = [r for file in _scan.python_files(args.paths)
                for r in _scan.scan_file(file, unverified=args.unverified)]
-    shown = [r for r in results if not r.silenced and not out.baselined(r, baseline, context)]
+    shown = [r for r in results if not r.silenced and not out.baselined(r, baseline, context)
+             and not out.ini_ignored(r, ignores, ini_context)]
     if args.format == "json":
         text = out.as_json(shown, context)
     elif args.format == "sarif":
@@ -77,7 +94,7 @@ def _scan(args: argparse.Namespace) -> int:
         lines = out.text(shown, context)
         quiet = len(results) - len(shown)
         if quiet:
-            lines.append(f"{quiet} silenced by an ignore comment or the baseline")
+            lines.append(f"{quiet} silenced by an ignore comment, a latebind_ignore line or the baseline")
         text = "".join(line + "\n" for line in lines)
     if args.output:
         write_atomically(Path(args.output), text)

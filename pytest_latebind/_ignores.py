@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import linecache
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import iniconfig
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pytest's own dependency before 3.11
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 from ._findings import Finding
 from ._messages import Context
@@ -72,6 +80,34 @@ def scan(files: Iterable[str], context: Context) -> list[str]:
             if found is not None:
                 labels.append(Ignore("comment", f"{context.path(file)}:{number}", found[0], found[1]).label)
     return labels
+
+
+def configured_ignores(start: Path) -> tuple[Path, list[str]] | None:
+    """The directory and the ``latebind_ignore`` lines of the pytest configuration file that
+    pytest would take from ``start`` (for the scan outside pytest): in ``start`` and each of
+    its parents, the first of ``pytest.ini``, ``.pytest.ini``, ``pyproject.toml`` with
+    ``[tool.pytest.ini_options]``, ``tox.ini`` with ``[pytest]``, ``setup.cfg`` with
+    ``[tool:pytest]``.  None: no such file."""
+    for folder in (start, *start.parents):
+        for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.toml", None),
+                              ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+            path = folder / name
+            if not path.is_file():
+                continue
+            if section is None:
+                table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+                if "ini_options" not in table:
+                    continue
+                value = table["ini_options"].get("latebind_ignore", [])
+                return folder, [value] if isinstance(value, str) else [str(v) for v in value]
+            config = iniconfig.IniConfig(str(path))
+            if section not in config:
+                if name.endswith("pytest.ini"):  # pytest takes it even without the section
+                    return folder, []
+                continue
+            raw = config[section].get("latebind_ignore", "")
+            return folder, [line for line in (part.strip() for part in raw.split("\n")) if line]
+    return None
 
 
 def parse_ini(lines: Iterable[str]) -> dict[tuple[str, str, str], Ignore]:

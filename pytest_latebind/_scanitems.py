@@ -61,9 +61,7 @@ class ScanItem(pytest.Item):
         for result in _scan.scan_file(str(self.path), unverified=False):
             if result.silenced or out.baselined(result, scan.baseline, scan.context):
                 continue
-            site = result.verdict.site if result.verdict is not None else None
-            path = scan.context.path(result.file)
-            if site is not None and all((path, site.qualname, v) in scan.ignores for v in site.variables):
+            if out.ini_ignored(result, scan.ignores, scan.context):
                 continue
             found.append(result)
         if found:

@@ -100,3 +100,39 @@ def test_as_a_module(project: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest_latebind", "scan", "pkg"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 1 and done.stdout.startswith("pkg/buggy.py:4:20: LB001 ")
+
+
+IGNORE = "pkg/buggy.py::make.<locals>.<lambda>:x  the callbacks are called within their round"
+CONFIGS = {
+    "pyproject.toml": f"[tool.pytest.ini_options]\nlatebind_ignore = [\"{IGNORE}\"]\n",
+    "pytest.ini": f"[pytest]\nlatebind_ignore =\n    {IGNORE}\n",
+    "tox.ini": f"[tox]\nenvlist = py\n\n[pytest]\nlatebind_ignore =\n    {IGNORE}\n",
+    "setup.cfg": f"[metadata]\nname = x\n\n[tool:pytest]\nlatebind_ignore =\n    {IGNORE}\n",
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_projects_latebind_ignore_lines_apply(project: Path, capsys: pytest.CaptureFixture[str],
+                                                  name: str) -> None:
+    # As a pytest run there reads them: from the configuration file pytest would find, with
+    # paths relative to its folder, whatever --root shows paths relative to.
+    (project / name).write_text(CONFIGS[name])
+    assert main(["scan", "pkg"]) == 0
+    assert "1 silenced by an ignore comment, a latebind_ignore line or the baseline" in capsys.readouterr().out
+    assert main(["scan", "pkg", "--root", "pkg"]) == 0
+    (project / name).write_text(CONFIGS[name].replace(":x  ", ":y  "))
+    assert main(["scan", "pkg"]) == 1  # another variable: the site is still reported
+
+
+def test_a_config_that_does_not_configure_pytest_is_passed_over(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (project / "setup.cfg").write_text(CONFIGS["setup.cfg"])  # pytest would take this one
+    assert main(["scan", "pkg"]) == 0
+    (project / "pytest.ini").write_text("[pytest]\n")  # first, even without the option: nothing silenced
+    assert main(["scan", "pkg"]) == 1
+
+
+def test_a_bad_latebind_ignore_line_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "pytest.ini").write_text("[pytest]\nlatebind_ignore =\n    pkg/buggy.py::make.<locals>.<lambda>:x\n")
+    assert main(["scan", "pkg"]) == 2
+    assert "has no reason" in capsys.readouterr().err

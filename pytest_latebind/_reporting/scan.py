@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,16 @@ def baselined(result: Result, baseline: Baseline | None, context: Context) -> bo
     site = result.verdict.site
     known = {(path, qualname, variable) for path, qualname, variable, _kind in baseline.entries}
     return all((context.path(result.file), site.qualname, v) in known for v in site.variables)
+
+
+def ini_ignored(result: Result, ignores: Mapping[tuple[str, str, str], Any], context: Context) -> bool:
+    """Whether ``latebind_ignore`` lines (``context``: relative to their rootdir) silence the
+    site: one for every variable it reads."""
+    if result.verdict is None:
+        return False
+    site = result.verdict.site
+    path = context.path(result.file)
+    return all((path, site.qualname, v) in ignores for v in site.variables)
 
 
 def text(results: Sequence[Result], context: Context) -> list[str]:
