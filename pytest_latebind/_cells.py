@@ -26,6 +26,7 @@ from ._scopes import Site, find_sites
 
 def check(callables: Iterable[Any]) -> list[Finding]:
     """The findings among ``callables`` (a mapping's values are checked); raise nothing."""
+    __tracebackhide__ = True  # a bad argument: pytest shows the user's call, not our frames
     if isinstance(callables, Mapping):
         callables = callables.values()
     if callable(callables) or not isinstance(callables, Iterable):

@@ -172,6 +172,8 @@ class ImportHook(importlib.abc.MetaPathFinder):
         if isinstance(found, plain) and type(found) is not plain:
             return self._combine(name, spec, found, claimed)  # beartype.claw's path hook, say
         loader = InstrumentingLoader(name, origin, self, claimed)
+        if not loader.prepare(name):
+            return None  # not instrumentable: the finders after us load it exactly as without us
         return importlib.util.spec_from_file_location(
             name, origin, loader=loader, submodule_search_locations=spec.submodule_search_locations)
 
@@ -345,12 +347,30 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     ``{name, path}``.  Its type's name is the one difference left (see how-it-works).
     """
 
-    __slots__ = ("claimed", "hook")
+    __slots__ = ("_ready", "claimed", "hook")
 
     def __init__(self, fullname: str, path: str, hook: ImportHook, claimed: bool) -> None:
         super().__init__(fullname, path)
         self.hook = hook
         self.claimed = claimed
+        self._ready: types.CodeType | None = None
+
+    def prepare(self, fullname: str) -> bool:
+        """Compile the module now, while its import can still go another way: a source the
+        plugin cannot instrument (it does not parse, or does not compile) is left to the
+        finders after ours, so that its SyntaxError has plain Python's traceback, which a
+        frame of this loader between importlib's would change (CPython trims only importlib's
+        own frames).  The code waits for get_code."""
+        stat = os.stat(self.path)
+        pyc = self.hook.cache_path(self.path, self.claimed)
+        code = _read_cache(pyc, stat)
+        if code is None:
+            code = self._compile(fullname, self.get_data(self.path))
+            if code is None:
+                return False
+            _write_cache(pyc, stat, code)
+        self._ready = code
+        return True
 
     def __eq__(self, other: object) -> bool:
         # A subclass's reflected __eq__ runs first, so SourceFileLoader(...) == self lands here too.
@@ -365,10 +385,16 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
     # plain Python's traceback, without a frame of ours.  What a load notes is noted here,
     # as the module's code is asked for just before it runs.
     def get_code(self, fullname: str) -> types.CodeType:
+        # Asked again (runpy, a second exec_module), a source that stopped compiling raises in
+        # here (via _plain): pytest then shows the traceback without our frames.
+        __tracebackhide__ = True
         hook = self.hook
         WATCHED_FILES.add(os.path.abspath(self.path))
         if self.claimed and hook.rewrite is not None:
             hook.rewrite.loaded(fullname, self.path)
+        ready, self._ready = self._ready, None
+        if ready is not None:
+            return bind_sites(ready, self.path)
         stat = os.stat(self.path)
         pyc = hook.cache_path(self.path, self.claimed)
         code = _read_cache(pyc, stat)
@@ -402,6 +428,7 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
             return None
 
     def _plain(self, fullname: str, source: bytes) -> types.CodeType:
+        __tracebackhide__ = True  # as in get_code
         if self.claimed and self.hook.rewrite is not None:
             try:
                 tree = ast.parse(source, filename=self.path)

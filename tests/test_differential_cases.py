@@ -166,7 +166,7 @@ CASES = [
                 rows = [(last := v) for v in range(k)]
         def main():
             return Table.rows
-        """, sites=False, warns=True, point="new: loader frames",
+        """, sites=False, warns=True, point="new: loader frames", fails=FIXED,
         expect=(".import",),
         reason="the SyntaxError has the plugin loader's get_code and _plain frames, and importlib's "
                "frames above them, which CPython trims only from a chunk of its own frames"),

@@ -294,3 +294,16 @@ def test_check_message_without_instrumentation_is_well_formed(pytester: pytest.P
     # Without instrumentation the creation values are unknown: say so, not "i=;".
     result.stdout.no_fnmatch_line("*created with i=;*")
     result.stdout.fnmatch_lines(["E  *now see i=2*"])
+
+
+def test_a_bad_argument_fails_at_the_users_line(pytester: pytest.Pytester) -> None:
+    # The TypeError names what was wrong; its traceback is the user's call, not our frames.
+    pytester.makepyfile(test_bad="""
+        def test_bad(latebind):
+            latebind.check([len, 3])
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*latebind.check([[]len, 3[]])*", "E   *TypeError: latebind.check(): item 1 is "
+                                 "not callable: 3 (int)*"])
+    assert "_cells.py" not in result.stdout.str() and "_fixture.py" not in result.stdout.str()

@@ -276,6 +276,9 @@ def test_module_with_a_syntax_error_warns_and_the_run_goes_on(pytester: pytest.P
     result.assert_outcomes(passed=1, failed=1, warnings=1)
     result.stdout.fnmatch_lines(["FAILED test_broken.py::test_imports_broken*"])
     result.stdout.fnmatch_lines(["E       SyntaxError: invalid syntax"])
+    # ... with the traceback plain pytest shows: none of the plugin's frames ...
+    failure = result.stdout.str().split("test_imports_broken", 1)[1].split("warnings summary", 1)[0]
+    assert "_importhook.py" not in failure, failure
     # ... and the plugin says it could not instrument the module.
     result.stdout.fnmatch_lines(["*LatebindPluginWarning: pytest-latebind: cannot instrument *broken.py: "
                                  "SyntaxError*"])
