@@ -20,7 +20,7 @@ from ._kinds import Mode
 from ._messages import Context
 from ._warnings import LateBindingWarning, warn_at
 
-SECTION = "late-binding closures"
+SECTION = "late-binding closures in this test"  # not the summary's title: two would read as one
 _RAISED: weakref.WeakSet[BaseException] = weakref.WeakSet()  # our warnings that filters made errors
 
 
