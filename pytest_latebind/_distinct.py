@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from hypothesis import Phase, Verbosity, given
+from hypothesis import HealthCheck, Phase, Verbosity, given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -164,8 +164,14 @@ def _inner_test(example: _Example, strategy: st.SearchStrategy[Any], settings: S
     # "Failing test case" note and its reproduce blob; quiet keeps both out of every output.
     hidden = not example.show_values and example.own_values
     verbosity = Verbosity.quiet if hidden else parent.verbosity
-    return Settings(parent=parent, report_multiple_bugs=False, phases=phases,
-                    verbosity=verbosity)(given(strategy)(confirm))
+    # Drawing our own ranges is trivial: a "too slow" health check of them can only mean a
+    # loaded machine, and failing the user's test for it would be a false alarm.  A strategy
+    # of the user's (values=) keeps the check.
+    suppressed = list(parent.suppress_health_check)
+    if not example.own_values and HealthCheck.too_slow not in suppressed:
+        suppressed.append(HealthCheck.too_slow)
+    return Settings(parent=parent, report_multiple_bugs=False, phases=phases, verbosity=verbosity,
+                    suppress_health_check=suppressed)(given(strategy)(confirm))
 
 
 def _confirm(run: Callable[[], None], example: _Example, context: Context, final: bool = True) -> None:

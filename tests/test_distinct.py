@@ -899,3 +899,18 @@ def test_factory_traceback_is_the_users(pytester: pytest.Pytester) -> None:
         f"ids.py:{line_of(pytester, 'ids.py', 'raise ValueError')}: ValueError",
     ])
     result.stdout.no_fnmatch_line("*_distinct.py*")
+
+
+@pytest.mark.parametrize("own_values", [False, True], ids=["ranges", "values="])
+def test_too_slow_is_not_checked_for_our_own_ranges(own_values: bool) -> None:
+    # Drawing a range is trivial: "input generation is slow" can only be a loaded machine
+    # (seen in CI), and must not fail the user's test.  A strategy of theirs keeps the check.
+    from hypothesis import HealthCheck
+
+    from pytest_latebind._distinct import _Example, _inner_test, _strategy
+
+    example = _Example(lambda values: [], "make", (), {}, None, None, own_values=own_values)
+    strategy = _strategy(st.integers() if own_values else None, 2, None)
+    test = _inner_test(example, strategy, None, b"key")
+    suppressed = test._hypothesis_internal_use_settings.suppress_health_check  # type: ignore[attr-defined]
+    assert (HealthCheck.too_slow in suppressed) is not own_values
