@@ -394,7 +394,7 @@ class Record:
         if value.__class__ is Weak and value.ref() is now:
             return now
         try:
-            if not matches(value, now):
+            if self.is_stale(k, now):
                 RECORDER.stale(self, k, now)
             return now
         except RecursionError as error:
@@ -428,28 +428,6 @@ class DeferredRecord(Record):
     or (assigned before and after) its own in any value until the loop makes the next one."""
 
     __slots__ = ()
-
-    def read(self, k: int, now: Any) -> Any:
-        try:
-            if self.is_stale(k, now):
-                RECORDER.stale(self, k, now)
-            return now
-        except RecursionError as error:
-            limit = sys.getrecursionlimit()  # as in SiteInfo.made
-            at_the_limit = False
-            try:
-                sys.setrecursionlimit(limit)
-            except RecursionError:
-                at_the_limit = True
-            if at_the_limit:
-                raise
-            sys.setrecursionlimit(limit + _HEADROOM)
-            try:
-                if not _ours(error):
-                    raise
-                return self.read(k, now)
-            finally:
-                sys.setrecursionlimit(limit)
 
     def is_stale(self, k: int, now: Any) -> bool:
         value = self.values[k]
