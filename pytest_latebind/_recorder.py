@@ -194,47 +194,57 @@ class SiteInfo:
 
         The fast path, for the sites most loops have (every loop variable a cell of the
         factory, assigned before the closure, no 3.14 annotations): the same record, values
-        and recording as :meth:`made_general`, with nothing computed twice.  Anything unusual
-        (an unbound cell, the first closure of the site) takes the general path.
+        and recording as the general one (:meth:`_general`, then :meth:`_after`), with nothing
+        computed twice.  Anything unusual (an unbound cell, the first closure of the site)
+        takes the general path.
 
-        At the recursion limit, only this frame counts against the program (see _ours).
+        At the recursion limit, only this frame and the factory's count against the program
+        (see _ours).
         """
         made = _NOT_MADE
+        general = False
         try:
             cells = self._cells
-            if cells is None:
-                return self.made_general(factory, *args)
             closure = factory.__closure__
-            if closure is None:
-                return self.made_general(factory, *args)
-            refs = cells(closure)
-            if len(refs) == 1:  # most loops: one variable, spelt out (no comprehension frames)
-                try:
-                    value = refs[0].cell_contents
-                except ValueError:  # unbound: the general path says what a read of it should do
-                    return self.made_general(factory, *args)
-                if value.__class__ in ATOMS:
-                    record = Record(self, refs, (value,))
-                    made = factory(record, value, object, *args)
-                else:
-                    kept = remember(value)
-                    record = Record(self, refs, (kept,))
-                    made = factory(record, value if kept is value else SLOW,
-                                   WeakBaseline(value) if kept.__class__ is Weak else object, *args)
-                raw = [value]
+            if cells is None or closure is None:
+                general = True
             else:
-                try:
-                    raw = [cell.cell_contents for cell in refs]
-                except ValueError:
-                    return self.made_general(factory, *args)
-                values = tuple([value if value.__class__ in ATOMS else remember(value) for value in raw])
-                record = Record(self, refs, values)
-                made = factory(record, *[value if value is raw[k] else SLOW for k, value in enumerate(values)],
-                               *[WeakBaseline(raw[k]) if value.__class__ is Weak else object
-                                 for k, value in enumerate(values)], *args)
-            window = RECORDER.window
-            if window is not None:
-                window.add(record, raw, tuple(map(id, refs)))
+                refs = cells(closure)
+                if len(refs) == 1:  # most loops: one variable, spelt out (no comprehension frames)
+                    try:
+                        value = refs[0].cell_contents
+                    except ValueError:  # unbound: the general path says what a read of it should do
+                        general = True
+                    else:
+                        if value.__class__ in ATOMS:
+                            record = Record(self, refs, (value,))
+                            made = factory(record, value, object, *args)
+                        else:
+                            kept = remember(value)
+                            record = Record(self, refs, (kept,))
+                            made = factory(record, value if kept is value else SLOW,
+                                           WeakBaseline(value) if kept.__class__ is Weak else object, *args)
+                        raw = [value]
+                else:
+                    try:
+                        raw = [cell.cell_contents for cell in refs]
+                    except ValueError:
+                        general = True
+                    else:
+                        values = tuple([value if value.__class__ in ATOMS else remember(value) for value in raw])
+                        record = Record(self, refs, values)
+                        made = factory(record,
+                                       *[value if value is raw[k] else SLOW for k, value in enumerate(values)],
+                                       *[WeakBaseline(raw[k]) if value.__class__ is Weak else object
+                                         for k, value in enumerate(values)], *args)
+            if general:
+                record, raw, filled, given = self._general(factory)
+                made = factory(*given, *args)
+                self._after(made, record, raw, filled)
+            else:
+                window = RECORDER.window
+                if window is not None:
+                    window.add(record, raw, tuple(map(id, refs)))
             return made
         except RecursionError as error:
             # Lifted before any call: at the limit, a call here would raise again.  Not from
@@ -254,54 +264,35 @@ class SiteInfo:
                     raise
                 if made is _NOT_MADE:
                     return self.made(factory, *args)
-                if RECORDER.window is not None:
+                if general:
+                    self._after(made, record, raw, filled)
+                elif RECORDER.window is not None:
                     RECORDER.window.add(record, raw, tuple(map(id, refs)))
                 return made
             finally:
                 sys.setrecursionlimit(limit)
 
-    def made_general(self, factory: FunctionType, *args: Any) -> Any:
-        """:meth:`made` for any site and any closure."""
+    def _general(self, factory: FunctionType) -> tuple[Record, list[Any], list[tuple[tuple[Any, ...], Record]],
+                                                       list[Any]]:
+        """The general path's record, raw values, filled siblings and the factory's arguments
+        (its token and baselines), for any site and any closure."""
         info = self
-        made = _NOT_MADE
-        try:
-            record = DeferredRecord(info) if info.slow else Record(info)
-            refs = info.refs(factory)
-            record.refs = refs
-            raw = [read(ref) for ref in refs]
-            record.values = values = tuple(map(remember, raw))
-            filled: list[tuple[tuple[Any, ...], Record]] = []
-            if info.slow:
-                # The reads of deferred and later variables go to the record.
-                values, filled = info.settle(record)
-            # A value the record holds as it is serves the inline identity test, an object it
-            # must not hold the weak one; any other (an address, a pending one) sends every read
-            # to the record.
-            checked = info.checked
-            made = factory(record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
-                           *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked),
-                           *args)
-            self._after(made, record, raw, filled)
-            return made
-        except RecursionError as error:
-            limit = sys.getrecursionlimit()  # as in made
-            at_the_limit = False
-            try:
-                sys.setrecursionlimit(limit)
-            except RecursionError:
-                at_the_limit = True
-            if at_the_limit:
-                raise
-            sys.setrecursionlimit(limit + _HEADROOM)
-            try:
-                if not _ours(error):
-                    raise
-                if made is _NOT_MADE:
-                    return self.made_general(factory, *args)
-                self._after(made, record, raw, filled)
-                return made
-            finally:
-                sys.setrecursionlimit(limit)
+        record = DeferredRecord(info) if info.slow else Record(info)
+        refs = info.refs(factory)
+        record.refs = refs
+        raw = [read(ref) for ref in refs]
+        record.values = values = tuple(map(remember, raw))
+        filled: list[tuple[tuple[Any, ...], Record]] = []
+        if info.slow:
+            # The reads of deferred and later variables go to the record.
+            values, filled = info.settle(record)
+        # A value the record holds as it is serves the inline identity test, an object it
+        # must not hold the weak one; any other (an address, a pending one) sends every read
+        # to the record.
+        checked = info.checked
+        given = [record, *(values[k] if values[k] is raw[k] else SLOW for k in checked),
+                 *(WeakBaseline(raw[k]) if values[k].__class__ is Weak else object for k in checked)]
+        return record, raw, filled, given
 
     def _after(self, made: Any, record: Record, raw: list[Any], filled: list[tuple[tuple[Any, ...], Record]]) -> None:
         """The general path's bookkeeping once the closure is made."""

@@ -512,7 +512,7 @@ PROGRAMS: dict[str, tuple[list[Any] | None, bool]] = {
 def test_the_fast_creation_path_records_what_the_general_one_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str) -> None:
     """SiteInfo.made's short path (after a site's first closure) must leave a window exactly
-    as made_general does: counts, kept creations and their texts, more_values, tracking, and
+    as the general path does: counts, kept creations and their texts, more_values, tracking, and
     the stale reads of calls after the loop."""
     from pytest_latebind._recorder import SiteInfo, keys_of, sites_of
     from pytest_latebind._values import remember, same
