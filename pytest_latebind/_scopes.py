@@ -94,6 +94,9 @@ class _Scope:
     declared_nonlocal: set[str] = field(default_factory=set)
     uses: list[str] = field(default_factory=list)
     children: list[_Scope] = field(default_factory=list)
+    # What the qualified name of a closure made in this scope starts with (``make.<locals>.``);
+    # list comprehensions are transparent (as from 3.12, PEP 709), and so are annotation scopes.
+    prefix: str = ""
 
     def function_scope(self) -> _Scope:
         """Where a walrus inside this (comprehension) scope binds (PEP 572)."""
@@ -143,11 +146,68 @@ def _resolve(name: str, scope: _Scope) -> _Scope:
 
 
 def _target_names(node: ast.AST) -> Iterator[str]:
+    if type(node) is ast.Name:  # most targets: the walk below would yield just this
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            yield node.id
+        return
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
             yield sub.id
         elif isinstance(sub, ast.Starred) and isinstance(sub.value, ast.Name):
             yield sub.value.id
+
+
+# What the walks below need not look into: fields that hold no node (names, flags), contexts
+# (``ctx``), a ``type X`` alias's name, and nodes that hold no expression.  Any other node,
+# from any Python version, is walked field by field (``_fields_of``).
+_SCALAR_FIELDS = frozenset({"ctx", "id", "arg", "attr", "name", "module", "asname", "level", "is_async", "simple",
+                            "conversion", "kind", "type_comment", "tag", "rest", "kwd_attrs", "n", "s"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    ast.Name: (), ast.Constant: (), ast.alias: (), ast.Global: (), ast.Nonlocal: (), ast.MatchSingleton: (),
+    ast.Pass: (), ast.Break: (), ast.Continue: (),
+}
+# The pre-check's two tables: the same, but for the nodes it stops at (a loop or a
+# comprehension outside loops; a closure inside one), which it handles apart.
+_LOOPS = frozenset({ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
+_MAKERS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp})
+_PLAIN_FIELDS: dict[type, tuple[str, ...]] = {}
+_LOOPED_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        fields = _CHILD_FIELDS[kind] = tuple(f for f in getattr(kind, "_fields", ()) if f not in _SCALAR_FIELDS)
+    if kind not in _LOOPS:
+        _PLAIN_FIELDS[kind] = fields
+    if kind not in _MAKERS:
+        _LOOPED_FIELDS[kind] = fields
+    return fields
+
+
+for _kind in list(_CHILD_FIELDS):
+    _fields_of(_kind)
+del _kind
+
+# Statements that bind nothing of their own (their children may): walked generically.
+_PLAIN_STMTS = frozenset({ast.Expr, ast.Return, ast.If, ast.With, ast.AsyncWith, ast.Try, ast.Raise, ast.Assert,
+                          ast.Delete, ast.Pass, ast.Break, ast.Continue, getattr(ast, "TryStar", ast.Try)})
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes(node)`` in the same order, but for the contexts and alias names
+    (see ``_SCALAR_FIELDS``), for a fraction of its cost."""
+    fields = _CHILD_FIELDS.get(type(node))
+    if fields is None:
+        fields = _fields_of(type(node))
+    out: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            out.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
 
 
 class _Analyzer:
@@ -195,7 +255,12 @@ class _Analyzer:
 
     def stmt(self, node: ast.stmt, scope: _Scope, loops: list[_Loop]) -> None:
         self.position = (node.lineno, node.col_offset)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        kind = type(node)
+        if kind in _PLAIN_STMTS:  # binds nothing itself: what its children do
+            self.generic(node, scope, loops)
+        elif kind is ast.Assign:
+            self.assign_stmt(node, scope, loops)  # type: ignore[arg-type]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.def_stmt(node, scope, loops)
         elif isinstance(node, ast.ClassDef):
             self.class_stmt(node, scope, loops)
@@ -273,7 +338,7 @@ class _Analyzer:
             self.bind(node.rest, scope, loops)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
             self.bind_target(node.optional_vars, scope, loops)
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             if isinstance(child, ast.stmt):
                 self.stmt(child, scope, loops)
             elif isinstance(child, ast.expr):
@@ -282,6 +347,12 @@ class _Analyzer:
                 self.generic(child, scope, loops)
 
     def expr(self, node: ast.expr, scope: _Scope, loops: list[_Loop], binders: set[str] | None = None) -> None:
+        kind = type(node)
+        if kind is ast.Constant:
+            return
+        if kind is ast.Attribute:  # its only child that is a node, but for its context
+            self.expr(node.value, scope, loops, binders)  # type: ignore[attr-defined]
+            return
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 scope.uses.append(node.id)
@@ -303,7 +374,7 @@ class _Analyzer:
         if isinstance(node, (ast.GeneratorExp, *_COMPREHENSIONS)):
             self.comprehension(node, scope, loops, binders)
             return
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             if isinstance(child, ast.expr):
                 self.expr(child, scope, loops, binders)
             else:
@@ -318,12 +389,20 @@ class _Analyzer:
         names = type_param_names(node)
         if not names:
             return scope
-        annotation = _Scope("annotation", scope, bound=set(names))
+        annotation = _Scope("annotation", scope, bound=set(names), prefix=scope.prefix)
         scope.children.append(annotation)
         return annotation
 
     def new_scope(self, kind: str, node: ast.AST, parent: _Scope) -> _Scope:
-        scope = _Scope(kind, parent)
+        if kind == "class":
+            prefix = f"{parent.prefix}{node.name}."  # type: ignore[attr-defined]
+        elif kind == "function":
+            prefix = f"{parent.prefix}{getattr(node, 'name', '<lambda>')}.<locals>."
+        elif isinstance(node, ast.GeneratorExp):
+            prefix = f"{parent.prefix}<genexpr>.<locals>."
+        else:
+            prefix = parent.prefix
+        scope = _Scope(kind, parent, prefix=prefix)
         parent.children.append(scope)
         self.scope_of[id(node)] = scope
         return scope
@@ -345,7 +424,7 @@ class _Analyzer:
                 annotations.append(node.returns)
             where, where_loops = scope, loops
             if annotations and self.lazy_annotations:
-                where, where_loops = _Scope("annotations", outer), []
+                where, where_loops = _Scope("annotations", outer, prefix=outer.prefix), []
                 outer.children.append(where)
                 self.annotations_of[id(node)] = where
             for annotation in annotations:
@@ -469,7 +548,7 @@ SiteReads = tuple[Site, FunctionNode, dict[int, int]]
 
 def find_sites(tree: ast.Module, source_lines: list[str]) -> list[tuple[Site, FunctionNode]]:
     """Every closure site of ``tree`` with the AST node that creates it, in source order."""
-    return [(site, node) for site, node, _ in locate_sites(tree, source_lines)]
+    return [(site, node) for site, node, _ in locate_sites(tree, source_lines, with_reads=False)]
 
 
 def _assigned_inside(own: _Scope, name: str) -> bool:
@@ -483,44 +562,83 @@ def _assigned_inside(own: _Scope, name: str) -> bool:
     return False
 
 
-def _qualnames(tree: ast.Module) -> dict[int, str]:
-    """id(node) -> the qualified name of each lambda, def, async def and generator expression.
+def _may_have_sites(tree: ast.AST) -> bool:
+    """Whether a lambda, def or generator expression is made in a loop (or a comprehension)
+    anywhere in ``tree``: without one there is no site, and no need for the symbol table.
 
-    What a def's decorators, defaults and annotations, a lambda's defaults and a generator
-    expression's first iterable hold is named in the enclosing scope, where it runs."""
-    names: dict[int, str] = {}
-    stack: list[tuple[ast.AST, str]] = [(child, "") for child in ast.iter_child_nodes(tree)]
-    while stack:
-        node, prefix = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            name = names[id(node)] = prefix + node.name
-            inner = name + ("." if isinstance(node, ast.ClassDef) else ".<locals>.")
-            body = {id(sub) for sub in node.body}
-            stack.extend((sub, inner if id(sub) in body else prefix) for sub in ast.iter_child_nodes(node))
-        elif isinstance(node, ast.Lambda):
-            name = names[id(node)] = prefix + "<lambda>"
-            stack.extend([(node.body, name + ".<locals>."), (node.args, prefix)])
-        elif isinstance(node, ast.GeneratorExp):
-            name = names[id(node)] = prefix + "<genexpr>"
-            first, *rest = node.generators
-            inner = name + ".<locals>."
-            stack.append((first.iter, prefix))
-            stack.extend((sub, inner) for sub in (node.elt, first.target, *first.ifs, *rest))
-        else:
-            stack.extend((child, prefix) for child in ast.iter_child_nodes(node))
-    return names
+    One walk of every node, cheaper than the analysis by far (most modules have no such
+    closure at all).  It errs on the side of yes: a lambda's body inside a loop counts as
+    in the loop, and so does a comprehension's first iterable."""
+    fields_of = _PLAIN_FIELDS.get
+    plain: list[Any] = [tree]  # outside any loop of its scope
+    looped: list[Any] = []  # in a loop or a comprehension: any closure made there may be a site
+    pop, push, extend = plain.pop, plain.append, plain.extend
+    while plain:
+        node = pop()
+        fields = fields_of(type(node))
+        if fields is None:
+            kind = type(node)
+            if kind is ast.For or kind is ast.AsyncFor:
+                push(node.iter)
+                extend(node.orelse)
+                looped.append(node.target)
+                looped.extend(node.body)
+                continue
+            if kind is ast.While:
+                extend(node.orelse)
+                looped.append(node.test)
+                looped.extend(node.body)
+                continue
+            if kind is ast.DictComp:
+                looped.append(node.key)
+                looped.append(node.value)
+                looped.extend(node.generators)
+                continue
+            if kind in _LOOPS:
+                looped.append(node.elt)
+                looped.extend(node.generators)
+                continue
+            if not isinstance(node, ast.AST):
+                continue  # None, in a Dict's keys
+            fields = _fields_of(kind)
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    fields_of = _LOOPED_FIELDS.get
+    pop, push, extend = looped.pop, looped.append, looped.extend
+    while looped:
+        node = pop()
+        fields = fields_of(type(node))
+        if fields is None:
+            if type(node) in _MAKERS:
+                return True
+            if not isinstance(node, ast.AST):
+                continue
+            fields = _fields_of(type(node))
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return False
 
 
-def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
+def locate_sites(tree: ast.Module, source_lines: list[str], *, with_reads: bool = True) -> list[SiteReads]:
     """Every closure site with its node and the reads of its loop variables, in source order.
 
     A read belongs to a site when it lies in the site's own scopes (its body, functions nested
     in it, comprehensions in it; not its defaults, decorators or a generator expression's first
     iterable, which run when the closure is made) and resolves to the binding the loop rebinds.
+    ``with_reads=False``: the reads are left out (empty), for a caller that only needs the sites.
     """
+    if not _may_have_sites(tree):
+        return []
     analyzer = _Analyzer()
     analyzer.run(tree)
-    qualnames = _qualnames(tree)
     found: list[SiteReads] = []
     for node, _scope in analyzer.functions:
         loops = analyzer.loops_around.get(id(node), [])
@@ -577,12 +695,12 @@ def locate_sites(tree: ast.Module, source_lines: list[str]) -> list[SiteReads]:
         index = {variables[k]: k for k in checked}
         # Reads in lazy annotations are left as written: annotationlib turns their code back
         # into text (the STRING format); the recorder checks them when they are evaluated.
-        checks = {id(load): index[load.id] for load, scope in analyzer.loads
+        checks = {} if not with_reads else {id(load): index[load.id] for load, scope in analyzer.loads
                   if load.id in index and own.contains(scope) and _resolve(load.id, scope) is reads[load.id]
                   and not _in_annotations(scope, own)}
         site = Site(kind, name, node.lineno, _column(source_lines, node.lineno, node.col_offset),
                     variables, _params(node), deferred, checked, later, annotated, recursive,
-                    qualnames.get(id(node), ""))
+                    _scope.prefix + name)
         found.append((site, node, checks))
     found.sort(key=lambda pair: (pair[0].line, pair[0].column))
     return found

@@ -253,3 +253,64 @@ def test_global_declared_in_function_loop() -> None:
             for current in xs:
                 cbs.append(lambda: current)
     """) == [("current",)]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("""
+            def g(s):
+                while any(c == s for c in "ab"):
+                    s = s[1:]
+            """, [("genexp", "s")], id="genexp-in-while-test"),
+        pytest.param("""
+            def g(xs):
+                for i in xs:
+                    class A:
+                        def f(self):
+                            return i
+            """, [("def", "i")], id="def-in-class-in-loop"),
+        pytest.param("""
+            def g(xs):
+                return {k: (lambda: v) for k, v in xs}
+            """, [("lambda", "v")], id="lambda-in-dict-comprehension-value"),
+        pytest.param("""
+            def g(xs):
+                for i in xs:
+                    def f(key=lambda: i):
+                        return key
+            """, [("lambda", "i")], id="lambda-in-default-of-def-in-loop"),
+        pytest.param("""
+            def g(xss):
+                return [y for xs in xss for y in map(lambda: xs, xs)]
+            """, [("lambda", "xs")], id="lambda-in-later-iterable"),
+        pytest.param("""
+            for i in range(3):
+                for j in [k for k in range(i)]:
+                    cbs.append(lambda: j)
+            """, [("lambda", "j")], id="module-level-nested-loops"),
+    ],
+)
+def test_forms_the_pre_check_must_not_skip(source: str, expected: list[tuple[str, str]]) -> None:
+    # The symbol table runs only where the pre-check sees a closure made in a loop: each form
+    # here must still be found.
+    assert [(kind, *vs) for kind, _, _, vs in sites(source)] == expected
+
+
+def test_pre_check_skips_modules_without_a_closure_in_a_loop() -> None:
+    from pytest_latebind._scopes import _may_have_sites
+
+    source = textwrap.dedent("""
+        f = lambda x: [y for y in x]
+        def g(xs, key=lambda v: v):
+            for x in sorted(xs, key=key):
+                print({x: [y * 2 for y in x]})
+            while xs:
+                xs.pop()
+            return (x for x in xs)
+        class C:
+            h = [n for n in range(3)]
+    """)
+    assert not _may_have_sites(ast.parse(source))
+    assert _may_have_sites(ast.parse(source + "for i in x:\n    f = lambda: 0\n"))
+    assert _may_have_sites(ast.parse(source + "z = [(y for y in x) for x in xs]\n"))
