@@ -23,7 +23,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._scopes import FunctionNode, Site, find_sites
+from ._scopes import FunctionNode, Site, _children, find_sites
 
 BUG, OK, UNVERIFIED = "bug", "ok", "unverified"
 CODES = {BUG: "LB001", UNVERIFIED: "LB002"}
@@ -95,15 +95,22 @@ class _Module:
 
     def __init__(self, tree: ast.Module) -> None:
         self.parent: dict[int, ast.AST] = {}
-        self.callers: dict[str, set[int]] = {}  # def name -> indexes of parameters it only calls
-        defs = []
-        for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
+        stack: list[ast.AST] = [tree]
+        while stack:
+            node = stack.pop()
+            children = _children(node)
+            for child in children:
                 self.parent[id(child)] = node
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and self.parent.get(id(node)) is tree:
-                defs.append(node)
-        for node in defs:  # module-level functions only: a name the scan can resolve
-            self.callers[node.name] = self._only_called(node)
+            stack.extend(children)
+        # Module-level functions only: a name the scan can resolve (the last def of a name).
+        self.defs = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        self._callers: dict[str, set[int]] = {}  # def name -> indexes of parameters it only calls
+
+    def callers(self, name: str) -> set[int]:
+        if name not in self._callers:
+            node = self.defs.get(name)
+            self._callers[name] = self._only_called(node) if node is not None else set()
+        return self._callers[name]
 
     def _only_called(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
         names = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
@@ -262,7 +269,7 @@ class _Classifier:
         if name in _RUN_NOW or keyword == "key":
             return OK, f"{name}() calls it within its round"
         index = next((k for k, arg in enumerate(call.args) if arg is node), None)
-        if isinstance(call.func, ast.Name) and index is not None and index in self.m.callers.get(name, set()):
+        if isinstance(call.func, ast.Name) and index is not None and index in self.m.callers(name):
             return OK, f"{name}() only calls it, within its round"
         return UNVERIFIED, f"it is passed to {name or 'a call'}(), which the scan cannot see into"
 
