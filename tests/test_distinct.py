@@ -911,6 +911,7 @@ def test_too_slow_is_not_checked_for_our_own_ranges(own_values: bool) -> None:
 
     example = _Example(lambda values: [], "make", (), {}, None, None, own_values=own_values)
     strategy = _strategy(st.integers() if own_values else None, 2, None)
-    test = _inner_test(example, strategy, None, b"key")
+    # A parent that suppresses nothing (this suite's CI profile suppresses too_slow itself).
+    test = _inner_test(example, strategy, settings(suppress_health_check=[]), b"key")
     suppressed = test._hypothesis_internal_use_settings.suppress_health_check  # type: ignore[attr-defined]
     assert (HealthCheck.too_slow in suppressed) is not own_values
