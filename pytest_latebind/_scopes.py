@@ -170,6 +170,7 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {
 # comprehension outside loops; a closure inside one), which it handles apart.
 _LOOPS = frozenset({ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp})
 _MAKERS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.GeneratorExp})
+_TYPE_ALIAS = getattr(ast, "TypeAlias", None)
 _PLAIN_FIELDS: dict[type, tuple[str, ...]] = {}
 _LOOPED_FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -563,40 +564,29 @@ def _assigned_inside(own: _Scope, name: str) -> bool:
 
 
 def _may_have_sites(tree: ast.AST) -> bool:
-    """Whether a lambda, def or generator expression is made in a loop (or a comprehension)
-    anywhere in ``tree``: without one there is no site, and no need for the symbol table.
+    """Whether a lambda, def or generator expression made in a loop (or a comprehension)
+    anywhere in ``tree`` may read a name the loop binds: without one there is no site, and no
+    need for the symbol table.
 
     One walk of every node, cheaper than the analysis by far (most modules have no such
-    closure at all).  It errs on the side of yes: a lambda's body inside a loop counts as
-    in the loop, and so does a comprehension's first iterable."""
+    closure at all).  It errs on the side of yes: every name a closure in the loop mentions
+    counts as read, every name stored anywhere in the loop (nested functions too) as bound by
+    it, and a comprehension's first iterable as in its loop."""
     fields_of = _PLAIN_FIELDS.get
     plain: list[Any] = [tree]  # outside any loop of its scope
-    looped: list[Any] = []  # in a loop or a comprehension: any closure made there may be a site
+    loops: list[list[Any]] = []  # each outermost loop's parts that run in it
     pop, push, extend = plain.pop, plain.append, plain.extend
     while plain:
         node = pop()
         fields = fields_of(type(node))
         if fields is None:
             kind = type(node)
-            if kind is ast.For or kind is ast.AsyncFor:
-                push(node.iter)
-                extend(node.orelse)
-                looped.append(node.target)
-                looped.extend(node.body)
-                continue
-            if kind is ast.While:
-                extend(node.orelse)
-                looped.append(node.test)
-                looped.extend(node.body)
-                continue
-            if kind is ast.DictComp:
-                looped.append(node.key)
-                looped.append(node.value)
-                looped.extend(node.generators)
-                continue
             if kind in _LOOPS:
-                looped.append(node.elt)
-                looped.extend(node.generators)
+                if kind is ast.For or kind is ast.AsyncFor:
+                    push(node.iter)
+                if kind is ast.For or kind is ast.AsyncFor or kind is ast.While:
+                    extend(node.orelse)
+                loops.append(_loop_parts(node))  # type: ignore[arg-type]
                 continue
             if not isinstance(node, ast.AST):
                 continue  # None, in a Dict's keys
@@ -607,24 +597,103 @@ def _may_have_sites(tree: ast.AST) -> bool:
                 extend(value)
             elif value is not None:
                 push(value)
+    return any(_loop_may_have_sites(parts) for parts in loops)
+
+
+def _loop_parts(node: Any) -> list[Any] | None:
+    """The parts of a loop or comprehension that run in each of its rounds (None: no loop)."""
+    kind = type(node)
+    if kind is ast.For or kind is ast.AsyncFor:
+        return [node.target, *node.body]
+    if kind is ast.While:
+        return [node.test, *node.body]
+    if kind is ast.DictComp:
+        return [node.key, node.value, *node.generators]
+    if kind in _LOOPS:
+        return [node.elt, *node.generators]
+    return None
+
+
+def _loop_may_have_sites(parts: list[Any]) -> bool:
+    """Whether a closure made in these parts of a loop mentions a name bound in them, or one
+    made in a loop inside such a closure does."""
     fields_of = _LOOPED_FIELDS.get
-    pop, push, extend = looped.pop, looped.append, looped.extend
-    while looped:
+    bound: set[str] = set()
+    inside: list[Any] = []  # the parts of the closures made in the loop that run later
+    stack = parts
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
         node = pop()
-        fields = fields_of(type(node))
+        kind = type(node)
+        if kind is ast.Name:
+            if node.ctx.__class__ is not ast.Load:
+                bound.add(node.id)
+            continue
+        fields = fields_of(kind)
         if fields is None:
-            if type(node) in _MAKERS:
-                return True
+            if kind in _MAKERS:
+                # What runs where the closure is made is in the loop; the rest is the
+                # closure's (a def's annotations both: from 3.14 they are read late).
+                if kind is ast.GeneratorExp:
+                    first, *rest = node.generators
+                    push(first.iter)
+                    inside.extend((node.elt, first.target, *first.ifs, *rest))
+                elif kind is ast.Lambda:
+                    push(node.args)
+                    inside.append(node.body)
+                else:
+                    bound.add(node.name)
+                    extend((*node.decorator_list, node.args, node.returns))
+                    inside.extend((*node.body, node.args, node.returns))
+                continue
             if not isinstance(node, ast.AST):
                 continue
-            fields = _fields_of(type(node))
+            fields = _fields_of(kind)
+        # What binds a name without a Name node: a class, an import, an except or match
+        # capture, a type alias (its name is not walked).
+        if kind is ast.ClassDef or kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+            if node.name:
+                bound.add(node.name)
+        elif kind is ast.alias:
+            bound.add((node.asname or node.name).split(".")[0])
+        elif kind is ast.MatchMapping:
+            if node.rest:
+                bound.add(node.rest)
+        elif kind is _TYPE_ALIAS:
+            bound.add(node.name.id)
         for name in fields:
             value = getattr(node, name, None)
             if value.__class__ is list:
                 extend(value)
             elif value is not None:
                 push(value)
-    return False
+    # What the closures read (an AugAssign's target too), and the loops in them: what the
+    # closures bind is theirs, not the loop's, but a loop in a closure may make sites of its own.
+    read: set[str] = set()
+    nested: list[list[Any]] = []
+    fields_of = _CHILD_FIELDS.get
+    stack = inside
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is ast.Name:
+            read.add(node.id)
+            continue
+        fields = fields_of(kind)
+        if fields is None:
+            if not isinstance(node, ast.AST):
+                continue
+            fields = _fields_of(kind)
+        if kind in _LOOPS:
+            nested.append(_loop_parts(node))  # type: ignore[arg-type]
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                extend(value)
+            elif value is not None:
+                push(value)
+    return not bound.isdisjoint(read) or any(_loop_may_have_sites(group) for group in nested)
 
 
 def locate_sites(tree: ast.Module, source_lines: list[str], *, with_reads: bool = True) -> list[SiteReads]:

@@ -289,6 +289,13 @@ def test_global_declared_in_function_loop() -> None:
                 for j in [k for k in range(i)]:
                     cbs.append(lambda: j)
             """, [("lambda", "j")], id="module-level-nested-loops"),
+        pytest.param("""
+            def g(xs, ys):
+                for i in xs:
+                    def f():
+                        for j in ys:
+                            cbs.append(lambda: j)
+            """, [("lambda", "j")], id="loop-in-a-def-made-in-a-loop"),
     ],
 )
 def test_forms_the_pre_check_must_not_skip(source: str, expected: list[tuple[str, str]]) -> None:
@@ -297,7 +304,7 @@ def test_forms_the_pre_check_must_not_skip(source: str, expected: list[tuple[str
     assert [(kind, *vs) for kind, _, _, vs in sites(source)] == expected
 
 
-def test_pre_check_skips_modules_without_a_closure_in_a_loop() -> None:
+def test_pre_check_skips_modules_without_a_closure_in_a_loop_reading_its_names() -> None:
     from pytest_latebind._scopes import _may_have_sites
 
     source = textwrap.dedent("""
@@ -312,5 +319,9 @@ def test_pre_check_skips_modules_without_a_closure_in_a_loop() -> None:
             h = [n for n in range(3)]
     """)
     assert not _may_have_sites(ast.parse(source))
-    assert _may_have_sites(ast.parse(source + "for i in x:\n    f = lambda: 0\n"))
-    assert _may_have_sites(ast.parse(source + "z = [(y for y in x) for x in xs]\n"))
+    # A closure in a loop that reads nothing the loop binds cannot be a site either.
+    assert not _may_have_sites(ast.parse(source + "for i in x:\n    f = lambda: j\n"))
+    assert _may_have_sites(ast.parse(source + "for i in x:\n    f = lambda: i\n"))
+    assert _may_have_sites(ast.parse(source + "for i in x:\n    import os.path\n    f = lambda: os\n"))
+    assert not _may_have_sites(ast.parse(source + "z = [(y for y in x) for x in xs]\n"))  # x: its first iterable
+    assert _may_have_sites(ast.parse(source + "z = [(y + x for y in ys) for x in xs]\n"))
