@@ -108,9 +108,11 @@ def stale_read(event: StaleEvent, live: list[Record], window: Window) -> Finding
         made.append(event.read)
     created = distinct(made + [baseline(r, k) for r in siblings] + list(event.created))
     closures = window.made_on(info, k, event.ref)
+    # "..." for values not listed: none are missing when every closure of the binding is alive.
+    more = (info, k, event.ref) in window.more_values and len(siblings) < closures
     return finding(info.site, info.file, info.variables[k], Kind.STALE_READ, created=created, now=event.now,
                    closures=max(closures, len(siblings)), stale_reads=event.calls,
-                   stack=_user_frames(event.stack), more=(info, k, event.ref) in window.more_values,
+                   stack=_user_frames(event.stack), more=more,
                    made_with=short_repr(event.created[0]) if event.created else None, thread=event.thread,
                    **seen_in(window))
 

@@ -583,7 +583,6 @@ class Window:
         self._bindings_limit = _BINDINGS_PRUNE
         self._uses: dict[Any, set[tuple[SiteInfo, int]]] = {}  # key -> its more_made entries
         self._serial = 0
-        self._next_compact: dict[SiteInfo, int] = {}
         self._lock = threading.Lock()
         _WINDOWS.add(self)
 
@@ -612,7 +611,7 @@ class Window:
                         for entry in entries:
                             entry[2] = ref
                     else:
-                        self._renew(info, unlisted, ref)
+                        self._renew(info, unlisted, ref, record)
                     record.keys = unlisted[4]
                     count = self.made_count[info] = self.made_count[info] + 1
                     more_made = self.more_made
@@ -629,9 +628,6 @@ class Window:
                     return
         with self._lock:
             record.keys = self._resolve(keys, ref)
-            if (len(self.creations.get(info, ())) >= MAX_KEPT_PER_SITE and (info, record.keys) not in self._kept
-                    and self.made_count.get(info, 0) >= self._next_compact.get(info, 0)):
-                self._compact(info)
         listed = self._listed(info, record.keys)
         if listed and RECORDER.show_values:
             # Outside the lock: a repr is the user's code, and it may make closures itself.
@@ -683,21 +679,43 @@ class Window:
                 keys.append(entry[0])
         return tuple(keys)
 
-    def _renew(self, info: SiteInfo, unlisted: list[Any], ref: weakref.ref[Record]) -> None:
+    def _renew(self, info: SiteInfo, unlisted: list[Any], ref: weakref.ref[Record], record: Record) -> None:
         """The fast path's bindings, when every closure made on one of them has died (a `sorted`
-        key made in each round): new keys, still past the kept creations (called under the lock)."""
-        for raw_key, entry in zip(unlisted[0], unlisted[3], strict=True):
+        key made in each round): new keys, still past the kept creations (called under the lock).
+
+        A new key has no kept creation, so its value is one none of them has: marked at once,
+        without comparing (this runs for every closure of such a site)."""
+        more_values = self.more_values
+        entries = unlisted[3]
+        if len(entries) == 1:  # most sites: spelt out (this runs for every closure of such a site)
+            entry = entries[0]
+            self._forget(entry[0])
+            self._serial += 1
+            key = (unlisted[0][0], self._serial)
+            entry[0] = key
+            entry[1] = entry[2] = ref
+            self._uses[key] = {(info, 0)}
+            one = (info, 0, key)
+            unlisted[1] = (one,)
+            unlisted[4] = (key,)
+            unlisted[2] = record.values[0] is not PENDING
+            if unlisted[2]:
+                more_values.add(one)
+            return
+        for k, (raw_key, entry) in enumerate(zip(unlisted[0], entries, strict=True)):
             if entry[2]() is None and entry[1]() is None:
                 self._forget(entry[0])
                 self._serial += 1
-                entry[:] = [(raw_key, self._serial), ref, ref]
+                key = (raw_key, self._serial)
+                entry[:] = [key, ref, ref]
+                self._uses[key] = {(info, k)}
+                if record.values[k] is not PENDING:
+                    more_values.add((info, k, key))
             else:
                 entry[2] = ref
         keys = unlisted[4] = tuple(entry[0] for entry in unlisted[3])
         unlisted[1] = tuple((info, k, key) for k, key in enumerate(keys))
-        for k, key in enumerate(keys):
-            self._uses.setdefault(key, set()).add((info, k))
-        unlisted[2] = all(entry in self.more_values for entry in unlisted[1])
+        unlisted[2] = all(entry in more_values for entry in unlisted[1])
 
     def _forget(self, key: Any) -> None:
         """A binding's closures all died: drop its counts past the kept creations (they grow
@@ -707,27 +725,6 @@ class Window:
             if (info, k, key) in self.more_values:
                 self.more_values.discard((info, k, key))
                 self.more_values.add((info, k, _FORGOTTEN))
-
-    def _compact(self, info: SiteInfo) -> None:
-        """Make room in a site's full kept creations for a new binding: drop those of bindings
-        whose closures all died, unless a stale read's message still lists them (called under
-        the lock).  Dropping them must not make the site look as if it never varied."""
-        creations = self.creations[info]
-        live = {entry[0] for entry in self._bindings.values() if entry[2]() is not None or entry[1]() is not None}
-        live |= {event.ref for (site, _), event in self.stale.items() if site is info}
-        keep = [row for row in creations if any(key in live for key in row[0])]
-        if len(keep) < len(creations):
-            for k in range(len(info.variables)):
-                known = [values[k] for _, values in creations if values[k] is not PENDING]
-                if any(not same(value, known[0]) for value in known[1:]):
-                    self.more_values.add((info, k, _FORGOTTEN))
-            for keys, _ in creations:
-                if not any(key in live for key in keys):
-                    self._kept.pop((info, keys), None)
-            creations[:] = keep
-        # A compaction that frees little (the kept bindings are alive) waits for more closures.
-        self._next_compact[info] = self.made_count.get(info, 0) + (
-            MAX_KEPT_PER_SITE if len(keep) > MAX_KEPT_PER_SITE // 2 else 0)
 
     def _prune_bindings(self) -> None:
         for raw_key, entry in list(self._bindings.items()):
