@@ -361,16 +361,20 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         finders after ours, so that its SyntaxError has plain Python's traceback, which a
         frame of this loader between importlib's would change (CPython trims only importlib's
         own frames).  The code waits for get_code."""
+        self._ready = self._instrumented(fullname)
+        return self._ready is not None
+
+    def _instrumented(self, fullname: str) -> types.CodeType | None:
+        """The module's instrumented code, from the plugin's cache or compiled (and cached);
+        None when the source cannot be instrumented."""
         stat = os.stat(self.path)
         pyc = self.hook.cache_path(self.path, self.claimed)
         code = _read_cache(pyc, stat)
         if code is None:
             code = self._compile(fullname, self.get_data(self.path))
-            if code is None:
-                return False
-            _write_cache(pyc, stat, code)
-        self._ready = code
-        return True
+            if code is not None:
+                _write_cache(pyc, stat, code)
+        return code
 
     def __eq__(self, other: object) -> bool:
         # A subclass's reflected __eq__ runs first, so SourceFileLoader(...) == self lands here too.
@@ -392,18 +396,11 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         WATCHED_FILES.add(os.path.abspath(self.path))
         if self.claimed and hook.rewrite is not None:
             hook.rewrite.loaded(fullname, self.path)
-        ready, self._ready = self._ready, None
-        if ready is not None:
-            return bind_sites(ready, self.path)
-        stat = os.stat(self.path)
-        pyc = hook.cache_path(self.path, self.claimed)
-        code = _read_cache(pyc, stat)
+        code, self._ready = self._ready, None
         if code is None:
-            source = self.get_data(self.path)
-            code = self._compile(fullname, source)
-            if code is None:  # not instrumentable: load it exactly as without us
-                return self._plain(fullname, source)
-            _write_cache(pyc, stat, code)
+            code = self._instrumented(fullname)
+            if code is None:  # it stopped compiling since it was found: load it exactly as without us
+                return self._plain(fullname, self.get_data(self.path))
         return bind_sites(code, self.path)
 
     def _compile(self, fullname: str, source: bytes) -> types.CodeType | None:
