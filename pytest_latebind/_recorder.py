@@ -636,7 +636,8 @@ class Window:
         with self._lock:
             resolved = record.keys
             if any(self._bindings.get(key, (None,))[0] != new for key, new in zip(keys, resolved, strict=True)):
-                # The repr made closures on these addresses after every earlier one died.
+                # Between the two locks (a repr, another thread) closures were made on these
+                # addresses after every earlier one had died: a new key.
                 resolved = record.keys = self._resolve(keys, ref)
             self.made_count[info] = self.made_count.get(info, 0) + 1
             creations = self.creations.setdefault(info, [])
