@@ -217,11 +217,15 @@ def _save_map(cache: str, commit: str, lines: dict[str, dict[int, set[str]]], du
 
 def _changed_test_files(old: str, new: str) -> list[str] | None:
     """The test modules changed from ``old`` to ``new``, or None when anything else changed
-    (the package, conftest.py, a helper: every test's lines may differ, so map them all)."""
+    (the package, conftest.py, a helper: every test's lines may differ, so map them all);
+    the runner's files and its report do not count."""
     out = subprocess.run(["git", "-C", str(ROOT), "diff", "--name-only", old, new], capture_output=True, text=True)
     if out.returncode != 0:
         return None
     files = out.stdout.split()
+    # The runner's own files and its report are read by no test: a change to them (a fix, an
+    # equivalent argued, the scores written) leaves every test's lines as they were.
+    files = [f for f in files if not (f.startswith("tools/mutat") or f == "docs/mutation.md")]
     if not all(f.startswith("tests/test_") and f.endswith(".py") for f in files):
         return None
     return files

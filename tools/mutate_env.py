@@ -35,6 +35,9 @@ if os.environ.get("MUTATE_COVERAGE_DATA"):
     _cov = coverage.Coverage(data_file=os.environ["MUTATE_COVERAGE_DATA"], data_suffix=True, auto_data=True,
                              config_file=False, source=[os.environ["MUTATE_COVERAGE_SOURCE"]],
                              context=os.environ.get("MUTATE_CONTEXT") or None)
+    # A process that never imports the package (a test's script) measures nothing; coverage
+    # would say so on its stderr, which tests of a command's exact output read.
+    _cov.set_option("run:disable_warnings", ["no-data-collected", "module-not-imported"])
     _cov.start()
 """
 _CONTEXT_PLUGIN = """\
@@ -84,6 +87,13 @@ def bound_python(copy: Path, where: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
     purelib = Path(sysconfig.get_path("purelib", vars={"base": str(where), "platbase": str(where)}))
     ours = [p for p in [*site.getsitepackages(), site.getusersitepackages()] if Path(p).is_dir()]
+    # The runner's coverage may live outside its site-packages (pip install --target DIR, with
+    # DIR on PYTHONPATH, which the test processes do not inherit): every process needs it.
+    import coverage
+
+    home = str(Path(coverage.__file__).resolve().parent.parent)
+    if home not in ours:
+        ours.append(home)
     (purelib / "_mutate_snapshot.pth").write_text("\n".join([str(copy), *ours]) + "\n")
     python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     return python
