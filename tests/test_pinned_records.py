@@ -89,6 +89,44 @@ DEAD_SIBLINGS = scenario("dead_siblings", """
         assert first() == ("C", 2)
     """)
 
+AFTER_LOOP = scenario("after_loop", """
+    def make(items, after):
+        fs = []
+        for item in items:
+            fs.append(lambda: item)  # SITE:site
+        item = after
+        return fs
+    """, """
+    def test_after_loop():
+        fs = mod.make(["b", "c", "d"], "z")
+        first = fs[0]
+        del fs
+        assert first() == "z"
+    """)
+
+OTHER_BINDING = scenario("other_binding", """
+    KEPT = []
+
+    def make(items):
+        fs = []
+        for item in items:
+            fs.append(lambda: item)  # SITE:site
+        return fs
+    """, """
+    import pytest
+
+    @pytest.fixture
+    def kept():
+        yield
+        mod.KEPT.clear()
+
+    def test_other_binding(kept):
+        first = mod.make(["b", "c", "d"])[0]
+        # Another binding of the site, alive at the end: made with one value, so shared by nothing.
+        mod.KEPT.extend(mod.make(["q", "q", "q", "q"]))
+        assert first() == "d"
+    """)
+
 THREE = scenario("three", """
     def make(rows):
         fs, in_round = [], []
@@ -220,6 +258,20 @@ def test_deferred_variable_of_dead_siblings_reads_stale(corpus: LatebindRun) -> 
 
 def test_deferred_values_of_dead_siblings_are_still_listed(corpus: LatebindRun) -> None:
     assert found(corpus, "dead_siblings")["label"]["created_with"] == ["'A'", "'B'", "'C'"]
+
+
+def test_a_value_assigned_after_the_loop_is_seen_but_not_listed(corpus: LatebindRun) -> None:
+    # The closures were made with 'b', 'c', 'd' (each round ended with the next closure); 'z',
+    # assigned after the loop, is what the stale read saw, never a value one was made with.
+    finding = found(corpus, "after_loop")["item"]
+    assert values(finding) == (["'b'", "'c'", "'d'"], "'z'", 1)
+    assert finding["closures"] == 3
+
+
+def test_another_binding_of_the_site_adds_neither_values_nor_closures(corpus: LatebindRun) -> None:
+    finding = found(corpus, "other_binding")["item"]
+    assert values(finding) == (["'b'", "'c'", "'d'"], "'d'", 1)
+    assert (finding["closures"], finding["more_values"]) == (3, False)
 
 
 def test_three_loop_variables_in_one_closure(corpus: LatebindRun) -> None:
