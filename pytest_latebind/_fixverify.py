@@ -7,9 +7,11 @@ source and ``python -m pytest --latebind <the tests that hit the site>`` runs th
 process, with the copy first on ``PYTHONPATH`` (an editable install of the project would
 otherwise import the original files), its JSON report and each test's outcome written into the
 temporary directory; then the file is put back.  The user's files are never written, and the
-child's reports go nowhere else, so the user's run and its reports stay as they were.  Bounded:
-at most :data:`MAX_FIXES` fixes are tried, each child run for :data:`TIMEOUT` seconds, all of
-them for :data:`BUDGET` seconds; what is beyond is reported as not verified, with the reason.
+child's reports go nowhere else, so the user's run and its reports stay as they were.  Bounded
+(:class:`Limits`, set by ``latebind_fix_max``, ``latebind_fix_timeout`` and
+``latebind_fix_budget``): at most so many fixes are tried, each child run for so many seconds,
+all of them for so many; what is beyond is reported as not verified, with the reason and the
+option that set the bound.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._fixes import Fix, apply
 
-MAX_FIXES = 20
+MAX_FIXES = 20  # the defaults of Limits
 TIMEOUT = 300.0  # seconds, one child run
 BUDGET = 900.0  # seconds, every child run of a session
 CHILD = "PYTEST_LATEBIND_FIX_CHILD"  # set in a child run: it verifies, it does not fix
@@ -36,38 +39,65 @@ _IGNORED = {".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache"
             ".tox", ".nox", "node_modules", ".hypothesis"}
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How many fixes are verified, and for how long; ``*_option``: where each was set, for
+    the reasons (the flag, or the ini key)."""
+
+    max_fixes: int = MAX_FIXES
+    timeout: float = TIMEOUT
+    budget: float = BUDGET
+    max_fixes_option: str = "latebind_fix_max (ini)"
+    timeout_option: str = "latebind_fix_timeout (ini)"
+    budget_option: str = "latebind_fix_budget (ini)"
+
+
 def _ignore(directory: str, names: list[str]) -> set[str]:
     return {name for name in names if name in _IGNORED
             or os.path.isfile(os.path.join(directory, name, "pyvenv.cfg"))}
 
 
 def verify(fixes: list[Fix], rootdir: Path, invocation_dir: Path, before: dict[str, str],
-           run: Callable[[list[str], Path, dict[str, str], float], None] | None = None) -> None:
+           run: Callable[[list[str], Path, dict[str, str], float], None] | None = None,
+           limits: Limits = Limits()) -> None:
     """Verify ``fixes`` in place (their ``status``, ``why``, ``tests``, ``outcomes``);
     ``before``: each test's outcome in the user's run."""
     todo = [fix for fix in fixes if fix.ok]
     if not todo:
         return
-    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="latebind-fix-") as temp:
         copy = Path(temp) / "root"
         shutil.copytree(rootdir, copy, ignore=_ignore, symlinks=True)
-        for number, fix in enumerate(todo):
-            left = BUDGET - (time.monotonic() - started)
-            if number >= MAX_FIXES or left <= 0:
-                fix.why = (f"not verified: at most {MAX_FIXES} fixes are verified in {BUDGET:.0f} s "
-                           "per run; run again once these are applied")
-                continue
-            _verify_one(fix, rootdir, copy, Path(temp), invocation_dir, before, min(TIMEOUT, left), run)
+        started = time.monotonic()  # the budget is the re-runs' alone, as its option says
+        tried = 0  # child runs started: a fix with no test to re-run costs none
+        for fix in todo:
+            left = limits.budget - (time.monotonic() - started)
+            if not fix.tests:
+                fix.why = "no test hit the site (it was found outside tests), so none can be re-run"
+            elif tried >= limits.max_fixes:
+                fix.why = (f"at most {_fixes_text(limits.max_fixes)} verified per run, "
+                           f"set by {limits.max_fixes_option}; raise it, or run again once the patch is applied")
+            elif left <= 0:
+                fix.why = (f"the {_seconds(limits.budget)} for all re-runs, set by "
+                           f"{limits.budget_option}, were spent on the fixes before it; raise it, or run "
+                           "again once the patch is applied")
+            else:
+                tried += 1
+                _verify_one(fix, rootdir, copy, Path(temp), invocation_dir, before, limits, left, run)
+
+
+def _fixes_text(number: int) -> str:
+    return "1 fix is" if number == 1 else f"{number} fixes are"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
 
 
 def _verify_one(fix: Fix, rootdir: Path, copy: Path, temp: Path, invocation_dir: Path,
-                before: dict[str, str], timeout: float,
+                before: dict[str, str], limits: Limits, left: float,
                 run: Callable[[list[str], Path, dict[str, str], float], None] | None) -> None:
     fix.tests = sorted(fix.tests)
-    if not fix.tests:
-        fix.why = "not verified: no test hit the site (it was found outside tests), so none can be re-run"
-        return
     relative = Path(fix.file).relative_to(rootdir)
     target = copy / relative
     original = target.read_text(encoding="utf-8")
@@ -85,9 +115,15 @@ def _verify_one(fix: Fix, rootdir: Path, copy: Path, temp: Path, invocation_dir:
         env["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [os.environ.get("PYTHONPATH")])])
         cwd = copy / invocation_dir.relative_to(rootdir) if invocation_dir.is_relative_to(rootdir) else copy
         try:
-            (run or _run)(args, cwd, env, timeout)
+            (run or _run)(args, cwd, env, min(limits.timeout, left))
         except subprocess.TimeoutExpired:
-            fix.why = f"not verified: the re-run took longer than {timeout:.0f} s"
+            if limits.timeout <= left:
+                fix.why = (f"the re-run took longer than {_seconds(limits.timeout)}, the "
+                           f"limit for one re-run set by {limits.timeout_option}; raise it")
+            else:
+                fix.why = (f"the re-run took longer than the {_seconds(left)} left "
+                           f"of the {_seconds(limits.budget)} for all re-runs, set by {limits.budget_option}; "
+                           "raise it")
             return
     finally:
         target.write_text(original, encoding="utf-8")
@@ -109,7 +145,7 @@ def _read(path: Path) -> Any:
 def _judge(fix: Fix, outcomes: dict[str, str] | None, report: dict[str, Any] | None,
            before: dict[str, str], rootdir: Path) -> None:
     if outcomes is None or report is None:
-        fix.why = "not verified: the re-run did not finish (see `pytest " + " ".join(fix.tests) + "`)"
+        fix.why = "the re-run did not finish (see `pytest " + " ".join(fix.tests) + "`)"
         return
     fix.outcomes = [(t, before.get(t, "not run"), outcomes.get(t, "not run")) for t in fix.tests]
     relative = Path(fix.file).relative_to(rootdir).as_posix()
@@ -125,9 +161,9 @@ def _judge(fix: Fix, outcomes: dict[str, str] | None, report: dict[str, Any] | N
     # The child's report names its own files relative to the copy; the original's stay absolute.
     elsewhere = [f for f in report.get("findings", []) if str(f.get("file", "")).startswith(str(rootdir))]
     if elsewhere:
-        fix.why = "not verified: the re-run imported the original files, not the fixed copy"
+        fix.why = "the re-run imported the original files, not the fixed copy"
     elif all(now == "not run" for _, _, now in fix.outcomes):
-        fix.why = "not verified: the re-run ran none of the tests that hit the site"
+        fix.why = "the re-run ran none of the tests that hit the site"
     elif still:
         fix.status = "not fixed"
         fix.why = "the re-run still finds it"

@@ -8,14 +8,16 @@ and on the full one, so the import hook and the rest of the plugin read the same
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ._fixverify import BUDGET, MAX_FIXES, TIMEOUT, Limits
 from ._kinds import Mode
 
 MARKER = "latebind"  # @pytest.mark.latebind: watch this test
@@ -44,6 +46,7 @@ class Settings:
     explain: bool = False  # say, for each site that ran, why it is or is not a finding
     sites: bool = False  # list every closure site of the watched modules with its status
     fix: Path | None = None  # --latebind-fix: where the verified fixes' patch goes
+    fix_limits: Limits = field(default_factory=Limits)  # how many fixes are verified, and for how long
     scan: bool = False  # the static scan, one pytest item per watched file (_scanitems)
 
 
@@ -67,6 +70,28 @@ def _junit_properties(text: str) -> str:
     if text not in JUNIT_PROPERTIES:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(JUNIT_PROPERTIES)}, got {text!r}")
     return text
+
+
+def _count(text: Any) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of fixes, 1 or more (e.g. {MAX_FIXES}), "
+                                         f"got {text!r}")
+    return value
+
+
+def _seconds(text: Any) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds greater than 0 (e.g. {TIMEOUT:g} "
+                                         f"or 0.5), got {text!r}")
+    return value
 
 
 def _modules(text: str) -> tuple[str, ...]:
@@ -129,6 +154,17 @@ def add_options(parser: pytest.Parser) -> None:
                     help="after the run, write a fix for each finding, verified by re-running the tests "
                          "that found it, as one unified diff to PATH (apply it with git apply PATH). "
                          "ini: latebind_fix")
+    group.addoption("--latebind-fix-max", type=_count, default=None, dest="latebind_fix_max", metavar="N",
+                    help=f"with --latebind-fix, verify at most N fixes per run (default {MAX_FIXES}); the "
+                         "others are reported as not verified. ini: latebind_fix_max")
+    group.addoption("--latebind-fix-timeout", type=_seconds, default=None, dest="latebind_fix_timeout",
+                    metavar="SECONDS",
+                    help=f"with --latebind-fix, stop a fix's re-run after SECONDS (default {TIMEOUT:g}); that "
+                         "fix is reported as not verified. ini: latebind_fix_timeout")
+    group.addoption("--latebind-fix-budget", type=_seconds, default=None, dest="latebind_fix_budget",
+                    metavar="SECONDS",
+                    help=f"with --latebind-fix, spend at most SECONDS on all the re-runs together (default "
+                         f"{BUDGET:g}); the fixes left are reported as not verified. ini: latebind_fix_budget")
     group.addoption("--latebind-scan", action="store_true", default=None, dest="latebind_scan",
                     help="also collect one item per Python file under the rootdir (outside virtualenvs) "
                          "that scans its source statically and fails with the closures made in loops it "
@@ -151,6 +187,12 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("latebind_sites", type="bool", default=False,
                   help="list every closure site's status at the end (like --latebind-sites)")
     parser.addini("latebind_fix", default="", help="verified fixes' patch path (like --latebind-fix)")
+    parser.addini("latebind_fix_max", default=str(MAX_FIXES),
+                  help="most fixes verified per run (like --latebind-fix-max)")
+    parser.addini("latebind_fix_timeout", default=f"{TIMEOUT:g}",
+                  help="seconds for one fix's re-run (like --latebind-fix-timeout)")
+    parser.addini("latebind_fix_budget", default=f"{BUDGET:g}",
+                  help="seconds for all the re-runs (like --latebind-fix-budget)")
     parser.addini("latebind_scan", type="bool", default=False,
                   help="collect the static scan's items (like --latebind-scan)")
     parser.addini("latebind_explain", type="bool", default=False,
@@ -221,6 +263,11 @@ def read_settings(config: pytest.Config) -> Settings:
         explain=bool(pick("latebind_explain", "latebind_explain", bool)),
         sites=bool(pick("latebind_sites", "latebind_sites", bool)),
         fix=_fix_path(config, pick("latebind_fix", "latebind_fix", str)),
+        fix_limits=Limits(pick("latebind_fix_max", "latebind_fix_max", _count),
+                          pick("latebind_fix_timeout", "latebind_fix_timeout", _seconds),
+                          pick("latebind_fix_budget", "latebind_fix_budget", _seconds),
+                          *(_source(config, namespace, dest, "--" + dest.replace("_", "-"))
+                            for dest in ("latebind_fix_max", "latebind_fix_timeout", "latebind_fix_budget"))),
         scan=bool(pick("latebind_scan", "latebind_scan", bool)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),

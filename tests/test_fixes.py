@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import shutil
 import subprocess
 import textwrap
+import time
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-from pytest_latebind import _fixes
+from pytest_latebind import _fixes, _fixverify
 from pytest_latebind._reporting import json_report
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -289,3 +292,101 @@ def test_two_sites_in_one_file_one_diff(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "fix.patch").read_text().count("--- a/mod.py") == 1
     _git(pytester, "apply", "fix.patch")
     pytester.runpytest_subprocess("--latebind", "-p", "no:randomly").assert_outcomes(passed=1)
+
+
+# -- the re-runs' bounds: --latebind-fix-max, --latebind-fix-timeout, --latebind-fix-budget --
+def _bounded_fixes(tmp_path: Path, tests: list[list[str]]) -> list[_fixes.Fix]:
+    """One fixable site per entry of ``tests`` (the tests that hit it), each in its own file."""
+    fixes = []
+    for number, hit in enumerate(tests):
+        source = "fs = []\nfor i in range(3):\n    fs.append(lambda: i)\n"
+        (tmp_path / f"m{number}.py").write_text(source)
+        fix = _fixes.propose(str(tmp_path / f"m{number}.py"), 3, 15, "lambda", ["i"], source)
+        assert fix.ok, fix.reason
+        fix.tests = hit
+        fixes.append(fix)
+    return fixes
+
+
+class _Child:
+    """Stands in for the child pytest run: every re-run test passes and nothing is found, after
+    ``seconds`` (or a timeout, when the run's limit is shorter)."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.timeouts: list[float] = []
+
+    def __call__(self, args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> None:
+        self.timeouts.append(timeout)
+        if self.seconds > timeout:
+            time.sleep(timeout)
+            raise subprocess.TimeoutExpired(args, timeout)
+        time.sleep(self.seconds)
+        tests = [arg for arg in args if "::" in arg]
+        Path(env[_fixverify._OUTCOMES]).write_text(json.dumps(dict.fromkeys(tests, "passed")))
+        [report] = [arg.split("=", 1)[1] for arg in args if arg.startswith("--latebind-report=")]
+        Path(report).write_text(json.dumps({"findings": []}))
+
+
+def test_at_most_max_fixes_are_re_run_and_the_rest_name_the_option(tmp_path: Path) -> None:
+    # The first site has no test to re-run: it costs no re-run, so it does not count.
+    fixes = _bounded_fixes(tmp_path, [[], ["t.py::a"], ["t.py::b"]])
+    child = _Child()
+    limits = _fixverify.Limits(max_fixes=1, max_fixes_option="--latebind-fix-max")
+    _fixverify.verify(fixes, tmp_path, tmp_path, {"t.py::a": "failed", "t.py::b": "failed"}, child, limits)
+    assert len(child.timeouts) == 1
+    assert [fix.status for fix in fixes] == ["not verified", "fixed", "not verified"]
+    assert fixes[0].why.startswith("no test hit the site")
+    assert fixes[2].why == ("at most 1 fix is verified per run, set by --latebind-fix-max; "
+                            "raise it, or run again once the patch is applied")
+
+
+def test_a_re_run_past_its_timeout_is_not_verified(tmp_path: Path) -> None:
+    fixes = _bounded_fixes(tmp_path, [["t.py::a"], ["t.py::b"]])
+    child = _Child(seconds=0.2)
+    _fixverify.verify(fixes, tmp_path, tmp_path, {}, child, _fixverify.Limits(timeout=0.05))
+    assert child.timeouts == [0.05, 0.05]  # one slow re-run does not stop the next
+    assert [fix.why for fix in fixes] == ["the re-run took longer than 0.05 s, the limit for "
+                                          "one re-run set by latebind_fix_timeout (ini); raise it"] * 2
+
+
+def test_the_budget_bounds_all_re_runs_together(tmp_path: Path) -> None:
+    fixes = _bounded_fixes(tmp_path, [["t.py::a"], ["t.py::b"]])
+    child = _Child(seconds=5)
+    _fixverify.verify(fixes, tmp_path, tmp_path, {}, child,
+                      _fixverify.Limits(budget=0.2, budget_option="--latebind-fix-budget"))
+    [timeout] = child.timeouts  # the first re-run gets what is left of the budget, not TIMEOUT
+    assert timeout <= 0.2
+    assert re.fullmatch(r"the re-run took longer than the 0\.\d+ s left of the 0\.2 s for all "
+                        r"re-runs, set by --latebind-fix-budget; raise it", fixes[0].why), fixes[0].why
+    assert fixes[1].why == ("the 0.2 s for all re-runs, set by --latebind-fix-budget, were spent "
+                            "on the fixes before it; raise it, or run again once the patch is applied")
+
+
+@pytest.mark.parametrize(("args", "ini", "error"), [
+    (["--latebind-fix-max=0"], "", "argument --latebind-fix-max: expected a whole number of fixes, 1 or more "
+                                   "(e.g. 20), got '0'"),
+    (["--latebind-fix-max=2.5"], "", "argument --latebind-fix-max: expected a whole number*got '2.5'"),
+    (["--latebind-fix-timeout=-1"], "", "argument --latebind-fix-timeout: expected a number of seconds "
+                                        "greater than 0 (e.g. 300 or 0.5), got '-1'"),
+    (["--latebind-fix-budget=soon"], "", "argument --latebind-fix-budget: expected a number of seconds*"
+                                         "got 'soon'"),
+    (["--latebind-fix-budget=nan"], "", "argument --latebind-fix-budget: expected a number of seconds*got 'nan'"),
+    ([], "latebind_fix_max = -3", "ERROR: ini option latebind_fix_max in */tox.ini: expected a whole number "
+                                  "of fixes, 1 or more (e.g. 20), got '-3'"),
+    ([], "latebind_fix_timeout = 5m", "ERROR: ini option latebind_fix_timeout in */tox.ini: expected a number "
+                                      "of seconds greater than 0 (e.g. 300 or 0.5), got '5m'"),
+    ([], "latebind_fix_budget = inf", "ERROR: ini option latebind_fix_budget in */tox.ini: expected a number "
+                                      "of seconds*got 'inf'"),
+])
+def test_a_bad_bound_is_a_usage_error_naming_it(pytester: pytest.Pytester, args: list[str], ini: str,
+                                                error: str) -> None:
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latebind", "--latebind-fix=fix.patch",
+                                           *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{error}*"])
+    if ini:
+        assert "--latebind-fix" not in result.stderr.str()
