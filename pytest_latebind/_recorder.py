@@ -582,6 +582,11 @@ class Window:
         self._bindings: dict[Any, list[Any]] = {}
         self._bindings_limit = _BINDINGS_PRUNE
         self._uses: dict[Any, set[tuple[SiteInfo, int]]] = {}  # key -> its more_made entries
+        # Keys that only one site's fast path has seen since _renew made them (no kept
+        # creation, no stale event, no other closure's record names them): when every closure
+        # made on one has died, the next binding at its address may reuse it, its count reset,
+        # as a new key would be counted (see _renew), without forgetting it and making another.
+        self._recyclable: dict[Any, SiteInfo] = {}
         self._serial = 0
         self._lock = threading.Lock()
         _WINDOWS.add(self)
@@ -603,9 +608,14 @@ class Window:
                     entry = entries[0]
                     same_keys = entry[0] is unlisted[4][0]
                     alive = same_keys and (entry[2]() is not None or entry[1]() is not None)
-                else:
-                    same_keys = all(entry[0] is key for entry, key in zip(entries, unlisted[4], strict=True))
-                    alive = same_keys and all(entry[2]() is not None or entry[1]() is not None for entry in entries)
+                else:  # a loop, not generators: this runs for every closure of such a site
+                    same_keys = alive = True
+                    for entry, key in zip(entries, unlisted[4], strict=True):
+                        if entry[0] is not key:
+                            same_keys = alive = False
+                            break
+                        if alive and entry[2]() is None and entry[1]() is None:
+                            alive = False
                 if same_keys:
                     if alive:
                         for entry in entries:
@@ -627,6 +637,7 @@ class Window:
                         self._track(info, record, count, ref)
                     return
         with self._lock:
+            fresh_after = self._serial  # a key with a later serial is new: no kept creation has it
             record.keys = self._resolve(keys, ref)
         listed = self._listed(info, record.keys)
         if listed and RECORDER.show_values:
@@ -650,7 +661,7 @@ class Window:
                     self._uses.setdefault(key, set()).add((info, k))
                 for entry in entries:
                     self.more_made[entry] = self.more_made.get(entry, 0) + 1
-                self._compare_more(info, record, entries)
+                self._compare_more(info, record, entries, fresh_after)
                 # Never listed again (the counts only grow): the next ones take the short way.
                 self._unlisted[info] = [keys, entries, all(entry in self.more_values for entry in entries),
                                         [self._bindings[key] for key in keys], resolved]
@@ -673,6 +684,7 @@ class Window:
                     entry[1] = entry[2]
                 entry[2] = ref
                 keys.append(entry[0])
+                self._recyclable.pop(entry[0], None)  # now named by another path's record
             else:
                 self._forget(entry[0])
                 self._serial += 1
@@ -690,12 +702,18 @@ class Window:
         entries = unlisted[3]
         if len(entries) == 1:  # most sites: spelt out (this runs for every closure of such a site)
             entry = entries[0]
+            if self._recyclable.get(entry[0]) is info and unlisted[2] and record.values[0] is not PENDING:
+                # Counted from zero, marked as it would be: the key of a new binding.
+                entry[1] = entry[2] = ref
+                self.more_made[unlisted[1][0]] = 0
+                return
             self._forget(entry[0])
             self._serial += 1
             key = (unlisted[0][0], self._serial)
             entry[0] = key
             entry[1] = entry[2] = ref
             self._uses[key] = {(info, 0)}
+            self._recyclable[key] = info
             one = (info, 0, key)
             unlisted[1] = (one,)
             unlisted[4] = (key,)
@@ -703,17 +721,29 @@ class Window:
             if unlisted[2]:
                 more_values.add(one)
             return
+        renewed = False
+        recyclable = self._recyclable
         for k, (raw_key, entry) in enumerate(zip(unlisted[0], entries, strict=True)):
             if entry[2]() is None and entry[1]() is None:
-                self._forget(entry[0])
+                old = entry[0]
+                if (recyclable.get(old) is info and record.values[k] is not PENDING and (info, k, old) in more_values
+                        and unlisted[4].count(old) == 1):  # not a key of two of its variables
+                    entry[1] = entry[2] = ref
+                    self.more_made[info, k, old] = 0
+                    continue
+                self._forget(old)
                 self._serial += 1
                 key = (raw_key, self._serial)
                 entry[:] = [key, ref, ref]
                 self._uses[key] = {(info, k)}
+                recyclable[key] = info
                 if record.values[k] is not PENDING:
                     more_values.add((info, k, key))
+                renewed = True
             else:
                 entry[2] = ref
+        if not renewed:
+            return
         keys = unlisted[4] = tuple(entry[0] for entry in unlisted[3])
         unlisted[1] = tuple((info, k, key) for k, key in enumerate(keys))
         unlisted[2] = all(entry in more_values for entry in unlisted[1])
@@ -721,6 +751,7 @@ class Window:
     def _forget(self, key: Any) -> None:
         """A binding's closures all died: drop its counts past the kept creations (they grow
         with every binding otherwise), keeping in more_values that its site varied."""
+        self._recyclable.pop(key, None)
         for info, k in self._uses.pop(key, ()):
             self.more_made.pop((info, k, key), None)
             if (info, k, key) in self.more_values:
@@ -766,16 +797,19 @@ class Window:
                     creations[n] = (keys, new)
                     break
 
-    def _compare_more(self, info: SiteInfo, record: Record, entries: tuple[tuple[Any, ...], ...]) -> None:
-        # At most MAX_VALUES comparisons a variable, and none once its binding is marked.
+    def _compare_more(self, info: SiteInfo, record: Record, entries: tuple[tuple[Any, ...], ...],
+                      fresh_after: int | None = None) -> None:
+        # At most MAX_VALUES comparisons a variable, and none once its binding is marked, or
+        # when its key is newer than ``fresh_after`` (made by this closure: nothing kept has it).
         creations = self.creations.get(info, [])
         for k, entry in enumerate(entries):
             if entry in self.more_values:
                 continue
             key = entry[2]
             value = record.values[k]
-            if value is not PENDING and not any(keys[k] == key and same(values[k], value)
-                                                for keys, values in creations):
+            if value is not PENDING and ((fresh_after is not None and key[1] > fresh_after)
+                                         or not any(keys[k] == key and same(values[k], value)
+                                                    for keys, values in creations)):
                 self.more_values.add(entry)
 
     def made_on(self, info: SiteInfo, k: int, key: Any) -> int:
@@ -793,6 +827,7 @@ class Window:
             if event is None:
                 # Entered once complete: a step that fails (RecursionError) leaves no half event.
                 event = StaleEvent(record.info, k, ref=keys_of(record)[k])
+                self._recyclable.pop(event.ref, None)  # its message counts this binding's closures
                 event.stack = traceback.extract_stack(frame, limit=30)
                 if last is not None:
                     event.stack.append(last)

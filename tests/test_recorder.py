@@ -351,7 +351,7 @@ def _one_address(monkeypatch: pytest.MonkeyPatch) -> None:
     add = Window.add
 
     def add_at_one_address(self: Window, record: Any, raw: list[Any], keys: Any = None) -> None:
-        add(self, record, raw, (12345,) * len(record.refs))
+        add(self, record, raw, tuple(range(12345, 12345 + len(record.refs))))  # one per variable
 
     monkeypatch.setattr(Window, "add", add_at_one_address)
 
@@ -406,6 +406,63 @@ def test_a_dead_cell_address_reused_by_the_allocator_gives_the_right_message(
     [finding] = judge(window)
     assert finding.kinds == [Kind.STALE_READ]
     assert finding.closures == 3 and finding.created_with == ["1"] and finding.more_values
+
+
+DROPPED_EACH_ROUND = """
+    def run(values, keep=None):
+        for v in values:
+            # Without keep, the key function is dead before the next round's is made: the
+            # window's cue that every closure made on the binding died, and with them, it may
+            # be, the cell whose address the next binding can take.
+            key = lambda x: x + v
+            sorted([0], key=key)
+            if keep is not None:
+                keep.append(key)
+            del key
+
+    def grid(rows, keep=None):
+        for r in rows:
+            for c in range(2):
+                key = lambda x: x + r + c
+                sorted([0], key=key)
+                if keep is not None:
+                    keep.append(key)
+                del key
+"""
+
+
+@pytest.mark.parametrize("fake_address", [True, False], ids=["one address", "allocator"])
+def test_closures_dropped_each_round_then_kept_count_only_their_binding(
+        tmp_path: Path, window: Window, monkeypatch: pytest.MonkeyPatch, fake_address: bool) -> None:
+    # Hundreds of bindings whose closures all died, at a site long past its kept creations,
+    # then a call that keeps its closures: the message counts that call's closures alone.
+    module = load(tmp_path, DROPPED_EACH_ROUND)
+    if fake_address:
+        _one_address(monkeypatch)
+    for n in range(150):
+        module.run(range(n, n + 4))
+    keep: list[Any] = []
+    module.run([7, 8, 9], keep)
+    [finding] = judge(window)
+    assert finding.kinds == [Kind.SHARED_BINDING]
+    assert finding.closures == 3 and finding.created_with == ["7", "8", "9"] and not finding.more_values
+    assert [f(0) for f in keep] == [9, 9, 9]
+
+
+@pytest.mark.parametrize("fake_address", [True, False], ids=["one address", "allocator"])
+def test_two_loop_variables_dropped_each_round_then_kept_count_only_their_binding(
+        tmp_path: Path, window: Window, monkeypatch: pytest.MonkeyPatch, fake_address: bool) -> None:
+    # The same with two loop variables (nested loops): each keeps its own count.
+    module = load(tmp_path, DROPPED_EACH_ROUND)
+    if fake_address:
+        _one_address(monkeypatch)
+    for n in range(60):
+        module.grid(range(n, n + 3))
+    keep: list[Any] = []
+    module.grid([5, 6], keep)
+    found = {f.variable: (f.kinds, f.closures, f.created_with) for f in judge(window)}
+    assert found == {"r": ([Kind.SHARED_BINDING], 4, ["5", "6"]), "c": ([Kind.SHARED_BINDING], 4, ["0", "1"])}
+    assert [f(0) for f in keep] == [7] * 4
 
 
 def test_made_and_dropped_bindings_keep_the_window_bounded(tmp_path: Path, window: Window) -> None:
