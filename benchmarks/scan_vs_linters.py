@@ -2,7 +2,7 @@
 (B023) on the labelled corpus (benchmarks/scan_corpus) and on this machine's standard library:
 findings, false positives, misses, and CPU time (median of 3, with an ast.parse-only floor).
 
-    python benchmarks/scan_vs_linters.py [--venv /tmp/lbscan-venv] [--stdlib DIR] [--runs 3]
+    python benchmarks/scan_vs_linters.py [--venv /tmp/lbscan-venv] [--stdlib DIR] [--runs 3] [--tools NAME...]
 
 The linters are installed into a throwaway virtualenv (``--venv``) by the script itself.
 On the corpus, a file counts as flagged by a tool when the tool reports anything in it; a
@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--venv", default="/tmp/lbscan-venv")
     parser.add_argument("--stdlib", default=sysconfig.get_paths()["stdlib"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--tools", nargs="*", default=[], metavar="TOOL",
+                        help="time only these tools on the standard library (names as in the tables; "
+                             "the floor always runs)")
     args = parser.parse_args()
     bin_dir = ensure_venv(Path(args.venv))
 
@@ -109,20 +112,24 @@ def main() -> None:
                    and "lib2to3" not in p.parts[:1])
     print(f"\n## Standard library ({stdlib}, {len(files)} files; test/, idlelib/, lib2to3/ left out)\n")
     print("| tool | findings | files with findings | CPU s (median of "
-          f"{args.runs}) | x parse floor |")
+          f"{args.runs}) | x parse floor (median of the rounds' ratios) |")
     print("|---|---|---|---|---|")
-    floor = None
-    for tool, cmd in commands(bin_dir, files).items():
-        times, out = [], ""
-        for _ in range(args.runs):
-            cpu, out = timed(cmd, stdlib)
-            times.append(cpu)
-        median = statistics.median(times)
-        floor = median if floor is None else floor
-        hits = flagged(out) if tool != "ast.parse floor" else {}
-        print(f"| {tool} | {sum(hits.values()) if hits else '-'} | {len(hits) if hits else '-'} | {median:.2f} | "
-              f"{median / floor:.2f} |", flush=True)
-
+    # Rounds, each running every tool once in turn: a tool's ratio to the floor is taken
+    # within one round, so the load of a shared machine, which drifts over minutes, hits both.
+    tools = {tool: cmd for tool, cmd in commands(bin_dir, files).items() if tool in args.tools or not args.tools}
+    tools = {"ast.parse floor": commands(bin_dir, files)["ast.parse floor"], **tools}
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    outs: dict[str, str] = {}
+    for _ in range(args.runs):
+        for tool, cmd in tools.items():
+            cpu, outs[tool] = timed(cmd, stdlib)
+            times[tool].append(cpu)
+    for tool in tools:
+        ratios = [cpu / floor for cpu, floor in zip(times[tool], times["ast.parse floor"], strict=True)]
+        hits = flagged(outs[tool]) if tool != "ast.parse floor" else {}
+        print(f"| {tool} | {sum(hits.values()) if hits else '-'} | {len(hits) if hits else '-'} | "
+              f"{statistics.median(times[tool]):.2f} | {statistics.median(ratios):.2f} "
+              f"({min(ratios):.2f}-{max(ratios):.2f}) |", flush=True)
 
 if __name__ == "__main__":
     main()
