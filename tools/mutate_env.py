@@ -96,6 +96,14 @@ def bound_python(copy: Path, where: Path) -> Path:
         ours.append(home)
     (purelib / "_mutate_snapshot.pth").write_text("\n".join([str(copy), *ours]) + "\n")
     python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # The `pytest` script beside the interpreter, as in the runner's venv: the documented
+    # outputs run it (its usage line says `pytest`, not `python -m pytest`).
+    script = Path(sys.executable).with_name("pytest")
+    if os.name != "nt" and script.is_file():
+        lines = script.read_text().splitlines(keepends=True)
+        if lines and lines[0].startswith("#!"):
+            (where / "bin" / "pytest").write_text("".join([f"#!{python}\n", *lines[1:]]))
+            (where / "bin" / "pytest").chmod(0o755)
     return python
 
 
