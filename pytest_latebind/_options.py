@@ -48,6 +48,7 @@ class Settings:
     fix: Path | None = None  # --latebind-fix: where the verified fixes' patch goes
     fix_limits: Limits = field(default_factory=Limits)  # how many fixes are verified, and for how long
     scan: bool = False  # the static scan, one pytest item per watched file (_scanitems)
+    scan_unverified: bool = False  # its items fail on unverified sites (LB002) too
 
 
 def _bool(text: str) -> bool:
@@ -170,6 +171,11 @@ def add_options(parser: pytest.Parser) -> None:
                          "that scans its source statically and fails with the closures made in loops it "
                          "shows escaping their round; marked latebind_scan, so -m latebind_scan runs the "
                          "scan alone. ini: latebind_scan")
+    group.addoption("--latebind-scan-unverified", action="store_true", default=None,
+                    dest="latebind_scan_unverified",
+                    help="with --latebind-scan, fail the items on unverified sites too (LB002: closures "
+                         "handed to code the scan cannot see into), as the scan command's --unverified. "
+                         "ini: latebind_scan_unverified")
     parser.addini("latebind", type="bool", default=False, help="watch every test (like --latebind)")
     parser.addini("latebind_mode", default="fail", help="fail or warn (like --latebind-mode)")
     parser.addini("latebind_modules", type="args", default=[],
@@ -195,6 +201,8 @@ def add_options(parser: pytest.Parser) -> None:
                   help="seconds for all the re-runs (like --latebind-fix-budget)")
     parser.addini("latebind_scan", type="bool", default=False,
                   help="collect the static scan's items (like --latebind-scan)")
+    parser.addini("latebind_scan_unverified", type="bool", default=False,
+                  help="the scan's items fail on unverified sites too (like --latebind-scan-unverified)")
     parser.addini("latebind_explain", type="bool", default=False,
                   help="explain each site's verdict at the end (like --latebind-explain)")
     parser.addini("latebind_ignore", type="linelist", default=[],
@@ -269,6 +277,7 @@ def read_settings(config: pytest.Config) -> Settings:
                           *(_source(config, namespace, dest, "--" + dest.replace("_", "-"))
                             for dest in ("latebind_fix_max", "latebind_fix_timeout", "latebind_fix_budget"))),
         scan=bool(pick("latebind_scan", "latebind_scan", bool)),
+        scan_unverified=bool(pick("latebind_scan_unverified", "latebind_scan_unverified", bool)),
         report_option=_source(config, namespace, "latebind_report", "--latebind-report"),
         sarif_option=_source(config, namespace, "latebind_sarif", "--latebind-sarif"),
     )

@@ -4,8 +4,9 @@ latebind_scan`` runs the scan alone.
 
 The files are those the collection visits that the runtime would watch by path: under the
 rootdir, outside virtualenvs and site-packages (``_importhook.WatchPolicy.in_project``).  An
-item fails with the sites the scan reports as bugs (LB001); unverified sites do not fail (a
-``--latebind`` run's site coverage settles them).  Inline ignore comments, ``latebind_ignore``
+item fails with the sites the scan reports as bugs (LB001); unverified sites (LB002) fail it
+only with ``--latebind-scan-unverified``: by default a ``--latebind`` run's site coverage
+settles them.  Inline ignore comments, ``latebind_ignore``
 lines and the baseline silence a site as they silence a runtime finding.
 """
 
@@ -32,19 +33,19 @@ class ScanFailed(Exception):
 
 
 def collect(file_path: Path, parent: pytest.Collector, ignores: dict[tuple[str, str, str], Ignore],
-            baseline: Baseline | None, context: Context) -> ScanFile | None:
+            baseline: Baseline | None, context: Context, unverified: bool = False) -> ScanFile | None:
     """The run's own ignores (``Silencer.ini``) and baseline, so both apply as at run time."""
     if file_path.suffix != ".py" or not WatchPolicy(parent.config.rootpath).in_project(str(file_path)):
         return None
     node: ScanFile = ScanFile.from_parent(parent, path=file_path)
-    node.setup_scan(ignores, baseline, context)
+    node.setup_scan(ignores, baseline, context, unverified)
     return node
 
 
 class ScanFile(pytest.File):
     def setup_scan(self, ignores: dict[tuple[str, str, str], Ignore], baseline: Baseline | None,
-                   context: Context) -> None:
-        self.ignores, self.baseline, self.context = ignores, baseline, context
+                   context: Context, unverified: bool) -> None:
+        self.ignores, self.baseline, self.context, self.unverified = ignores, baseline, context, unverified
 
     def collect(self) -> Iterable[ScanItem]:
         item: ScanItem = ScanItem.from_parent(self, name="latebind-scan")
@@ -58,7 +59,7 @@ class ScanItem(pytest.Item):
     def runtest(self) -> None:
         scan = self.parent
         found = []
-        for result in _scan.scan_file(str(self.path), unverified=False):
+        for result in _scan.scan_file(str(self.path), unverified=scan.unverified):
             if result.silenced or out.baselined(result, scan.baseline, scan.context):
                 continue
             if out.ini_ignored(result, scan.ignores, scan.context):

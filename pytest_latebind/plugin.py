@@ -71,7 +71,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         with run.guard("pytest_collect_file"):
             run.maybe_install_for(file_path)
     if run is not None and run.settings.scan:
-        return _scanitems.collect(file_path, parent, run.silencer.ini, run.results.baseline, run.context)
+        return _scanitems.collect(file_path, parent, run.silencer.ini, run.results.baseline, run.context,
+                                  unverified=run.settings.scan_unverified)
     return None
 
 

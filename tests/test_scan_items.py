@@ -52,3 +52,21 @@ def test_ignores_and_baseline_apply(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-m", "latebind_scan",
                                           "--latebind-baseline=base.json")
     result.assert_outcomes(passed=3)
+
+
+HANDED_OFF = ("from elsewhere import process\n\n\ndef start(hosts, ping):\n    for host in hosts:\n"
+              "        process(lambda: ping(host))\n")
+
+
+def test_unverified_sites_fail_the_items_only_when_asked(pytester: pytest.Pytester) -> None:
+    # A closure handed to another module's code (LB002): only a run can tell whether it is
+    # used in its round, so by default the item passes; asked to, it fails with the site.
+    pytester.makepyfile(timers=HANDED_OFF)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latebind-scan")
+    result.assert_outcomes(passed=1)
+    for args in (["--latebind-scan", "--latebind-scan-unverified"], []):
+        if not args:
+            pytester.makeini("[pytest]\nlatebind_scan = true\nlatebind_scan_unverified = true\n")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["timers.py:6:*: LB002 lambda made in a loop reads loop variable 'host'*"])
