@@ -37,6 +37,10 @@ and ``@deco def check(x=1): body`` becomes::
     check = deco(<site 0>.made(@latebind_f0, 1))
     del @latebind_f0
 
+On 3.14 a method's factory (a def site directly in a class body) carries the method's
+deferred annotations and type parameters, so that they are compiled in the class scope as
+Python compiles them (see ``_SiteRewriter._carried``).
+
 Names with ``@`` cannot clash with user code (pytest's assertion rewriting uses the same
 trick).  Defaults are evaluated where they were, in order; decorators are applied where
 they were; the inner def gets its real name back in :func:`fix_names` after compiling,
@@ -46,7 +50,9 @@ so ``__name__``, ``__qualname__``, tracebacks and line numbers are unchanged.
 from __future__ import annotations
 
 import ast
+import copy
 import dis
+import re
 import sys
 import types
 from collections.abc import Sequence
@@ -60,6 +66,9 @@ _BASE = "@latebind_b"  # + site index, "_", variable index: the fast baseline
 _WEAK = "@latebind_w"  # + site index, "_", variable index: the weak baseline
 _FACTORY = "@latebind_f"
 _INNER = "@latebind_n"
+_DONOR = "@latebind_a"  # + site index: a method's annotations compiled in its class body (3.14)
+_DONOR_NAME = re.compile(re.escape(_DONOR) + r"(\d+)")
+_GENERIC_FACTORY = re.compile("<generic parameters of " + re.escape(_FACTORY) + r"(\d+)>")
 _ITERATOR = "@latebind_i0"  # a genexp factory's parameter when it is given the iterator
 _GET_ITER = dis.opmap["GET_ITER"]
 _NOP = dis.opmap["NOP"]
@@ -84,11 +93,11 @@ def instrument(tree: ast.Module, source_lines: list[str], *, another_transform: 
     reads = {read: (index, k) for index, (_, _, checks) in enumerate(found) for read, k in checks.items()}
     # Annotations evaluated when the def runs (before 3.14, without the __future__ import) are
     # hoisted with the defaults; strings (the import) and 3.14's __annotate__ are left alone.
-    eager = not LAZY_ANNOTATIONS and not any(
-        isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-        and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body)
+    future = any(isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
+                 and any(alias.name == "annotations" for alias in stmt.names) for stmt in tree.body)
     _SiteRewriter({id(node): index for index, (_, node, _) in enumerate(found)}, reads, found,
-                  eager, _builtin_iter(tree), another_transform).visit(tree)
+                  not LAZY_ANNOTATIONS and not future, _builtin_iter(tree), another_transform,
+                  LAZY_ANNOTATIONS and not future).visit(tree)
     ast.fix_missing_locations(tree)
     return [site for site, _, _ in found]
 
@@ -128,13 +137,28 @@ def fix_names(code: types.CodeType, sites: Sequence[Site]) -> types.CodeType:
 
 def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, str], ...]) -> types.CodeType:
     inner = renames
-    if code.co_varnames[:1] and code.co_varnames[0].startswith(TOKEN):
+    generic = _GENERIC_FACTORY.fullmatch(code.co_name)
+    donor = _DONOR_NAME.search(code.co_name)
+    if donor is not None:
+        # A method's annotations made in its class body (3.14), and a generic one's type
+        # parameters: the __annotate__ function takes its __qualname__ from the def it is made
+        # with, and everything is named as the method's own.
+        inner = renames = (*renames, (donor.group(), sites[int(donor.group(1))].name))
+    elif generic is not None:
+        # The generic scope of a factory that carries a generic method's type parameters
+        # (3.14): named as the method's, and so is everything in it.
+        inner = renames = (*renames, (f"{_FACTORY}{generic.group(1)}", sites[int(generic.group(1))].name))
+    elif code.co_varnames[:1] and code.co_varnames[0].startswith(TOKEN):
         if code.co_name.startswith(_FACTORY):
             # Everything compiled inside a def factory (the def, and from 3.12/3.14 its
             # `<generic parameters of f>` and `__annotate__` code) is named as if the
             # factory were not there, and the def gets its own name back.
             index = int(code.co_name[len(_FACTORY):])
             inner = (*renames, (f"{_FACTORY}{index}.<locals>.", ""), (f"{_INNER}{index}", sites[index].name))
+            if LAZY_ANNOTATIONS:
+                # A factory that carries a method's annotations (3.14) gives its __annotate__
+                # function its own __qualname__ (+ ".__annotate__"): the method's.
+                renames = (*renames, (f"{_FACTORY}{index}", sites[index].name))
         else:
             factory = factory_qualname(code)
             if factory is not None:
@@ -148,7 +172,7 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
     changes: dict[str, Any] = {"co_consts": consts}
     if code.co_varnames[-1:] == (_ITERATOR,) and code.co_name == "<lambda>":
         changes["co_code"] = _given_iterator(code.co_code)
-    if _INNER in code.co_name:
+    if _INNER in code.co_name or generic is not None:
         changes["co_name"] = _rename(code.co_name, renames)
     if HAS_QUALNAME:
         changes["co_qualname"] = _rename(code.co_qualname, renames)  # type: ignore[attr-defined,unused-ignore]
@@ -193,6 +217,16 @@ def _arguments(names: list[str]) -> ast.arguments:
 _Node = TypeVar("_Node", bound=ast.AST)
 
 
+def _on_line(node: _Node, where: ast.AST) -> _Node:
+    """Give ``node`` and every child the first position of ``where``, on one line."""
+    line, column = where.lineno, where.col_offset  # type: ignore[attr-defined]
+    for sub in ast.walk(node):
+        if "lineno" in sub._attributes:
+            sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
+            sub.col_offset = sub.end_col_offset = column  # type: ignore[attr-defined]
+    return node
+
+
 def _located(node: _Node, where: ast.AST) -> _Node:
     """Give ``node`` and every child still without a position the position of ``where``."""
     for sub in ast.walk(node):
@@ -204,8 +238,9 @@ def _located(node: _Node, where: ast.AST) -> _Node:
 class _SiteRewriter(ast.NodeTransformer):
     def __init__(self, index: dict[int, int], reads: dict[int, tuple[int, int]],
                  found: Sequence[tuple[Site, FunctionNode, dict[int, int]]], eager: bool = False,
-                 builtin_iter: bool = False, annotations_in_place: bool = False) -> None:
+                 builtin_iter: bool = False, annotations_in_place: bool = False, lazy: bool = False) -> None:
         self.eager = eager
+        self.lazy = lazy
         self.annotations_in_place = annotations_in_place
         # Where a def statement runs: the names a class body binds, None outside class bodies.
         self.class_names: list[set[str] | None] = [None]
@@ -290,10 +325,7 @@ class _SiteRewriter(ast.NodeTransformer):
         # On the site's first line only: a method call's instructions take the line its
         # attribute ends on (3.11+), and a line event there would count the closure's last
         # line as run for coverage.py, which plain Python never reaches unless it is called.
-        line, column = where.lineno, where.col_offset  # type: ignore[attr-defined]
-        for sub in ast.walk(func):
-            sub.lineno = sub.end_lineno = line  # type: ignore[attr-defined]
-            sub.col_offset = sub.end_col_offset = column  # type: ignore[attr-defined]
+        _on_line(func, where)
         return _located(_call(func, factory, *hoisted), where)
 
     def _factory_args(self, index: int, extra: int) -> ast.arguments:
@@ -356,28 +388,141 @@ class _SiteRewriter(ast.NodeTransformer):
         index = self.index.get(id(node))
         if index is None:
             return node
-        hoisted: list[ast.expr] = []
-        node.args = self._hoist_defaults(node.args, hoisted, node, class_names)
-        decorators, node.decorator_list = node.decorator_list, []
-        name = node.name
-        node.name = f"{_INNER}{index}"
         # The function is made, and bound, on the def's line, as plain Python makes it, so a
         # line tracer (coverage.py) sees that line run; the factory is defined where plain
         # Python's first instruction is, on the first decorator's line.
         at_def = ast.copy_location(ast.Pass(), node)
+        factory_name = f"{_FACTORY}{index}"
+        # A method's deferred annotations (3.14) read the class body's names, which code
+        # compiled in the factory cannot: they are compiled in the class body (see _carried).
+        method = self.lazy and class_names is not None and _lazily_annotated(node)
+        carried = method and not self.annotations_in_place and not self._clashes(index, node)
+        donor = self._donor(index, node) if method and not carried else None
+        hoisted: list[ast.expr] = []
+        node.args = self._hoist_defaults(node.args, hoisted, node, class_names)
+        body: list[ast.stmt] = [node]
+        type_params: list[Any] = []
+        if method:
+            # Passed in after the defaults; the factory gives the def its annotations (and type
+            # parameters) before made() sees it, so that made() wraps them for the read check.
+            # All on the def's first line: an attribute's instructions take the line it ends on.
+            hoisted.append(_on_line(_name(factory_name if donor is None else donor.name), at_def))
+            given = f"@latebind_d{len(hoisted) - 1}"
+            attributes = ["__annotate__"]
+            params = type_param_names(node)
+            if params:
+                # The def is no longer generic: its body and annotations read the type
+                # parameters made with its annotations, from the factory's generic scope (or
+                # as locals of the factory, taken from the donor's).
+                attributes.append("__type_params__")
+                type_params = node.type_params  # type: ignore[union-attr,unused-ignore]
+                node.type_params = []  # type: ignore[union-attr,unused-ignore]
+                if donor is not None:
+                    body.insert(0, _on_line(ast.Assign(
+                        targets=[ast.Tuple(elts=[ast.Name(id=p, ctx=ast.Store()) for p in params], ctx=ast.Store())],
+                        value=ast.Attribute(value=_name(given), attr="__type_params__", ctx=ast.Load())), at_def))
+            body.extend(_on_line(ast.Assign(
+                targets=[ast.Attribute(value=_name(f"{_INNER}{index}"), attr=attribute, ctx=ast.Store())],
+                value=ast.Attribute(value=_name(given), attr=attribute, ctx=ast.Load())), at_def)
+                for attribute in attributes)
+        decorators, node.decorator_list = node.decorator_list, []
+        name = node.name
+        node.name = f"{_INNER}{index}"
         if decorators:
             # co_firstlineno stays on the first decorator, as inspect.getsource expects.
             node.lineno = decorators[0].lineno
-        factory_name = f"{_FACTORY}{index}"
-        factory = function_def(factory_name, self._factory_args(index, len(hoisted)),
-                               [node, _located(ast.Return(value=_name(node.name)), node)])
+        body.append(_located(ast.Return(value=_name(node.name)), node))
+        if carried:
+            factory = self._carried(index, node, len(hoisted), body, type_params)
+            # On the def's line, not the first decorator's: its __annotate__ code takes its
+            # first line and positions from it, and the method's has the def statement's.
+            ast.copy_location(factory, at_def)
+        else:
+            factory = function_def(factory_name, self._factory_args(index, len(hoisted)), body)
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, at_def)
         for decorator in reversed(decorators):
             value = _located(_call(decorator, value), decorator if _DECORATOR_CALL_AT_DECORATOR else at_def)
         assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), at_def)
-        delete = _located(ast.Delete(targets=[ast.Name(id=factory_name, ctx=ast.Del())]), at_def)
-        return [factory, assign, delete]
+        made = [factory] if donor is None else [factory, donor]
+        delete = _located(ast.Delete(targets=[ast.Name(id=made_.name, ctx=ast.Del()) for made_ in made]), at_def)
+        return [*made, assign, delete]
+
+    def _carried(self, index: int, node: ast.FunctionDef | ast.AsyncFunctionDef, extra: int,
+                 body: list[ast.stmt], type_params: list[Any]) -> ast.FunctionDef:
+        """The factory of a method with deferred annotations (3.14), carrying them.
+
+        Plain Python compiles a method's ``__annotate__`` in the class scope, where it reads
+        the class body's names through ``__classdict__``; code compiled in the factory cannot.
+        So the annotations go on the factory, a def of the class body: after its own
+        parameters come the method's, each defaulting to None and never passed, in the same
+        kinds and order, so that the factory's ``__annotate__`` is the method's (its keys and
+        their order, name mangling, cells), and the factory hands it to the method.  A generic
+        method's factory is generic: its type parameters (their bounds, constraints and
+        defaults evaluated lazily, in the class scope too) are made once per def statement,
+        as the method's are.  The loop variables the annotations read are read once more after
+        the factory's ``return`` (never run: no instruction is compiled), so that they stay
+        cells of the factory, where the recorder finds the binding its read check compares."""
+        own = self._factory_args(index, extra).args
+        args = node.args
+
+        def moved(arg: ast.arg) -> ast.arg:
+            annotation, arg.annotation = arg.annotation, None
+            return ast.copy_location(ast.arg(arg=arg.arg, annotation=annotation), arg)
+
+        def none() -> ast.expr:
+            return _located(ast.Constant(None), node)
+        positional = [*map(moved, args.posonlyargs), *map(moved, args.args)]
+        signature = ast.arguments(
+            posonlyargs=[*own, *positional[:len(args.posonlyargs)]] if args.posonlyargs else [],
+            args=positional[len(args.posonlyargs):] if args.posonlyargs else [*own, *positional],
+            vararg=None if args.vararg is None else moved(args.vararg),
+            kwonlyargs=[moved(arg) for arg in args.kwonlyargs], kw_defaults=[none() for _ in args.kwonlyargs],
+            kwarg=None if args.kwarg is None else moved(args.kwarg), defaults=[none() for _ in positional])
+        reads = [_located(ast.Expr(value=_name(variable)), node) for variable, _ in self.sites[index].annotated]
+        factory = function_def(f"{_FACTORY}{index}", signature, [*body, *reads])
+        factory.returns, node.returns = node.returns, None
+        if type_params:
+            factory.type_params = type_params  # type: ignore[attr-defined,unused-ignore]
+        return factory
+
+    def _clashes(self, index: int, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Whether a loop variable the annotations read is also a parameter's name: a carrying
+        factory would have it as a local, not as the cell the read check needs."""
+        args = node.args
+        names = {arg.arg for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg)
+                 if arg is not None}
+        return any(variable in names for variable, _ in self.sites[index].annotated)
+
+    def _donor(self, index: int, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef:
+        """A def of a method's signature and annotations (3.14), without defaults or body,
+        made in the class body, when its factory cannot carry them (see ``_carried``): for a
+        transform after ours, which reads the method's annotations from the tree and would
+        check the factory's too, and when a parameter has the name of a loop variable the
+        annotations read.  Its ``__annotate__`` is compiled in the class scope; the factory
+        gives it to the method, which keeps its own annotations (for that transform, and so
+        that their loop variables stay cells of the factory).  A generic method's donor is
+        generic, and the factory gives its type parameters to the method."""
+        args = node.args
+        signature = ast.arguments(
+            posonlyargs=copy.deepcopy(args.posonlyargs), args=copy.deepcopy(args.args),
+            vararg=copy.deepcopy(args.vararg), kwonlyargs=copy.deepcopy(args.kwonlyargs),
+            kw_defaults=[None] * len(args.kwonlyargs), kwarg=copy.deepcopy(args.kwarg), defaults=[])
+        donor = function_def(f"{_DONOR}{index}", signature, [ast.copy_location(ast.Pass(), node)])
+        donor.returns = copy.deepcopy(node.returns)
+        if type_param_names(node):
+            donor.type_params = node.type_params  # type: ignore[attr-defined,union-attr,unused-ignore]
+        # The annotate code's positions are the def's (its first line the def keyword's).
+        ast.copy_location(donor, node)
+        return _located(donor, node)
+
+
+def _lazily_annotated(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a def has annotations or type parameters (whose bounds are evaluated lazily)."""
+    args = node.args
+    return node.returns is not None or bool(type_param_names(node)) or any(
+        arg is not None and arg.annotation is not None
+        for arg in (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg))
 
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,

@@ -95,9 +95,39 @@ CASES = [
                 out.append(Handler().handle())
                 difftools.note(difftools.describe(Handler))
             return out
-        """, point="point 1", fails=((3, 14), (4, 0)), expect=(".result", ".notes", ".coverage"),
-        reason="3.14: the method's __annotate__ is compiled in its factory, where the class body's "
+        """, point="point 1", fails=FIXED, expect=(".result", ".notes", ".coverage"),
+        reason="3.14: the method's __annotate__ was compiled in its factory, where the class body's "
                "names are out of reach (before 3.14 the annotations are hoisted with the defaults)"),
+    Case("point_1_method_annotations_read_the_class_body", """
+        import sys, typing
+        import difftools
+        def deco(func):
+            return func
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Handler:
+                    Result = dict
+                    __Secret = tuple
+                    @deco
+                    def handle(self, raw: Result, *rest: __Secret, flag: bool = False, **kw: "Result") -> Result:
+                        return tag
+                    @staticmethod
+                    async def fetch(x: Result) -> None:
+                        return tag
+                    @property
+                    def value(self) -> Result:
+                        return tag
+                out.append((Handler().handle(None), typing.get_type_hints(Handler.handle, localns=vars(Handler)),
+                            typing.get_type_hints(Handler.fetch), Handler.value.fget.__annotations__))
+                if sys.version_info >= (3, 14):
+                    import annotationlib
+                    out.append([annotationlib.get_annotations(Handler.handle, format=form) for form in (
+                        annotationlib.Format.VALUE, annotationlib.Format.FORWARDREF, annotationlib.Format.STRING)])
+                    out.append(Handler.handle.__annotate__.__qualname__)
+                difftools.note(difftools.describe(Handler))
+            return out
+        """),
     Case("point_1_bad_annotation_frames", """
         import difftools
         def main():
@@ -149,7 +179,22 @@ CASES = [
                         return [x, tag]
                 out.append((Box().get(1), Box.get.__annotations__["x"].__name__))
             return out
-        """, since=(3, 12), until=(3, 14)),
+        """, since=(3, 12)),
+    Case("new_generic_method_bound_names_the_class_body", """
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Box:
+                    Item = int
+                    def get[T: Item, *Ts](self, x: T) -> T:
+                        return tag
+                [param, _] = Box.get.__type_params__
+                out.append((Box().get(1), param.__bound__, Box.get.__annotations__["x"] is param))
+            return out
+        """, since=(3, 12), point="new: type parameter bounds", fails=((3, 12), (3, 14)), expect=(".result",),
+        reason="3.12-3.13: a generic method's type parameters are made in its factory, where the class body's "
+               "names are out of reach, so a bound, constraint or default that names one raises NameError when "
+               "evaluated (from 3.14 they are made in the class body, with its annotations)"),
     # -- point 2: a walrus in a generator expression --------------------------------------------
     Case("point_2_walrus_in_genexp", """
         def main():
