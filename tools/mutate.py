@@ -56,6 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = ["_transformer", "_scopes", "_recorder", "_values", "_judge", "_verdict", "_builder", "_findings",
         "_messages", "_cells"]
 EQUIVALENTS = ROOT / "tools" / "mutation-equivalents.txt"
+# A cached coverage map of another format is mapped again (2: a shared fixture's lines belong
+# to every test that uses it).
+MAP_FORMAT = 2
 
 
 class Worker:
@@ -179,8 +182,8 @@ def _measure(args: argparse.Namespace, argv: list[str], work: Path, started: dat
 def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path, deselect: list[str]) -> tuple[
         dict[str, dict[int, set[str]]], dict[str, float]]:
     """The coverage map of the whole suite, from ``cache`` when it holds this commit's."""
-    if cache and Path(cache).is_file():
-        saved = json.loads(Path(cache).read_text())
+    saved = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
+    if saved.get("format") == MAP_FORMAT:
         lines = {m: {int(n): set(t) for n, t in by.items()} for m, by in saved["lines"].items()}
         if saved["commit"] == commit:
             print(f"coverage map of {commit[:12]} read from {cache}", flush=True)
@@ -211,7 +214,7 @@ def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path, d
 
 
 def _save_map(cache: str, commit: str, lines: dict[str, dict[int, set[str]]], durations: dict[str, float]) -> None:
-    Path(cache).write_text(json.dumps({"commit": commit, "durations": durations, "lines": {
+    Path(cache).write_text(json.dumps({"format": MAP_FORMAT, "commit": commit, "durations": durations, "lines": {
         m: {n: sorted(t) for n, t in by.items()} for m, by in lines.items()}}))
 
 

@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 PACKAGE = "pytest_latebind"
+FIXTURE = "fixture:"  # the coverage context of a shared fixture's setup: "fixture:<baseid>::<name>"
 
 # Copied into the snapshot for the coverage run only (inert without MUTATE_COVERAGE_DATA):
 # every Python process of the run, the pytest process and each subprocess of a test, measures
@@ -46,25 +47,54 @@ import coverage
 import pytest
 
 _durations = {}
+_users = {}  # a shared fixture's label -> the tests that use its value
+
+
+def _label(fixturedef):
+    return f"fixture:{fixturedef.baseid}::{fixturedef.argname}"
+
+
+def _switch(context):
+    if context:
+        os.environ["MUTATE_CONTEXT"] = context
+    else:
+        os.environ.pop("MUTATE_CONTEXT", None)
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        cov.switch_context(context)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    os.environ["MUTATE_CONTEXT"] = item.nodeid
-    cov = coverage.Coverage.current()
-    if cov is not None:
-        cov.switch_context(item.nodeid)
+    for name in item.fixturenames:
+        defs = item._fixtureinfo.name2fixturedefs.get(name)
+        if defs and defs[-1].scope != "function":
+            _users.setdefault(_label(defs[-1]), []).append(item.nodeid)
+    _switch(item.nodeid)
     start = time.perf_counter()
     yield
     _durations[item.nodeid] = time.perf_counter() - start
-    os.environ.pop("MUTATE_CONTEXT", None)
-    if cov is not None:
-        cov.switch_context("")
+    _switch("")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    # What a shared fixture computes (a corpus run in a subprocess) is read by every test that
+    # uses it, not only by the first, whose setup runs it: its lines get a label of their own.
+    if fixturedef.scope == "function":
+        yield
+        return
+    outer = os.environ.get("MUTATE_CONTEXT", "")
+    _switch(_label(fixturedef))
+    try:
+        yield
+    finally:
+        _switch(outer)
 
 
 def pytest_sessionfinish(session):
     with open(os.environ["MUTATE_DURATIONS"], "w") as f:
-        json.dump(_durations, f)
+        json.dump({"durations": _durations, "users": _users}, f)
 """
 
 
@@ -165,6 +195,14 @@ def coverage_map(python: Path, copy: Path, work: Path, tests: list[str],
     cov = coverage.Coverage(data_file=str(data / ".coverage"), config_file=False)  # combine() reads .coverage.*
     cov.combine([str(data)], keep=True)
     measured = cov.get_data()
+    measured_durations: dict[str, float] = {}
+    users: dict[str, set[str]] = defaultdict(set)
+    for path in (durations, work / "durations-retry.json"):
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            measured_durations.update(saved["durations"])
+            for label, tests in saved["users"].items():
+                users[label].update(tests)
     lines: dict[str, dict[int, set[str]]] = {}
     for file in measured.measured_files():
         path = Path(file)
@@ -172,9 +210,10 @@ def coverage_map(python: Path, copy: Path, work: Path, tests: list[str],
             continue
         by_line: dict[int, set[str]] = defaultdict(set)
         for line, contexts in measured.contexts_by_lineno(file).items():
-            by_line[line].update(c for c in contexts if c)  # "": at import, outside any test
+            for context in contexts:  # "": at import, outside any test
+                if context.startswith(FIXTURE):
+                    by_line[line].update(users.get(context, ()))  # a shared fixture's: all its users
+                elif context:
+                    by_line[line].add(context)
         lines[path.relative_to(copy).as_posix()] = dict(by_line)
-    measured_durations = json.loads(durations.read_text())
-    if (work / "durations-retry.json").is_file():
-        measured_durations.update(json.loads((work / "durations-retry.json").read_text()))
     return lines, measured_durations
