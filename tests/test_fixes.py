@@ -390,3 +390,57 @@ def test_a_bad_bound_is_a_usage_error_naming_it(pytester: pytest.Pytester, args:
     result.stderr.fnmatch_lines([f"*{error}*"])
     if ini:
         assert "--latebind-fix" not in result.stderr.str()
+
+
+TWO_SITES = {
+    "alpha": "def make():\n    return [lambda: i for i in range(2)]\n",
+    "beta": "def make():\n    return [lambda: j for j in range(2)]\n",
+    "test_alpha": "from alpha import make\n\ndef test_alpha():\n    assert [f() for f in make()] == [0, 1]\n",
+    "test_beta": "from beta import make\n\ndef test_beta():\n    assert [f() for f in make()] == [0, 1]\n",
+}
+
+
+@pytest.mark.parametrize(("args", "ini", "named"), [
+    (["--latebind-fix-max=1"], "", "--latebind-fix-max"),
+    ([], "latebind_fix_max = 1", "latebind_fix_max (ini)"),
+])
+def test_fix_max_one_of_two_findings(pytester: pytest.Pytester, args: list[str], ini: str, named: str) -> None:
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(**TWO_SITES)
+    _git(pytester, "init", "-q")
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "--latebind-report=r.json",
+                                           "-p", "no:randomly", *args)
+    result.assert_outcomes(failed=2)  # the user's run keeps its outcome
+    result.stdout.fnmatch_lines([
+        "alpha.py:2 'i': fixed (keyword-only default), verified by 1 test (failed -> passed)",
+        f"beta.py:2 'j': not verified: at most 1 fix is verified per run, set by {named}; raise it, or run "
+        "again once the patch is applied",
+        "patch with 1 verified fix: * (apply it with: git apply)",
+    ])
+    assert [fix["status"] for fix in json.loads((pytester.path / "r.json").read_text())["fixes"]] == [
+        "fixed", "not verified"]
+    _git(pytester, "apply", "fix.patch")
+    pytester.runpytest_subprocess("--latebind", "-p", "no:randomly").assert_outcomes(passed=1, failed=1)
+
+
+def test_fix_timeout_and_budget_reach_the_re_runs(pytester: pytest.Pytester) -> None:
+    # No child pytest run starts in 10 ms: each re-run is cut short by the bound it names.
+    pytester.makepyfile(**TWO_SITES)
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "-p", "no:randomly",
+                                           "--latebind-fix-timeout=0.01")
+    result.stdout.fnmatch_lines([
+        "alpha.py:2 'i': not verified: the re-run took longer than 0.01 s, the limit for one re-run set by "
+        "--latebind-fix-timeout; raise it",
+        "beta.py:2 'j': not verified: the re-run took longer than 0.01 s*",
+        "no verified fix: no patch written",
+    ])
+    result = pytester.runpytest_subprocess("--latebind", "--latebind-fix=fix.patch", "-p", "no:randomly",
+                                           "-o", "latebind_fix_budget=0.01")
+    result.stdout.fnmatch_lines([
+        "alpha.py:2 'i': not verified: the re-run took longer than the * s left of the 0.01 s for all re-runs, "
+        "set by latebind_fix_budget (ini); raise it",
+        "beta.py:2 'j': not verified: the 0.01 s for all re-runs, set by latebind_fix_budget (ini), were spent "
+        "on the fixes before it; raise it, or run again once the patch is applied",
+    ])
+    assert not (pytester.path / "fix.patch").exists()

@@ -146,7 +146,8 @@ class Results:
         rootdir = self.config.rootpath
         fixes = _fixes.for_findings(findings, rootdir)
         before = {nodeid: _fixverify.worst(phases) for nodeid, phases in self.outcomes.items()}
-        _fixverify.verify(fixes, rootdir, self.config.invocation_params.dir, before)
+        _fixverify.verify(fixes, rootdir, self.config.invocation_params.dir, before,
+                          limits=self.settings.fix_limits)
         patch: list[str] = []
         by_file: dict[str, tuple[str, list[tuple[int, int, int, int, str]]]] = {}
         for fix in fixes:
