@@ -39,7 +39,9 @@ and ``@deco def check(x=1): body`` becomes::
 
 On 3.14 a method's factory (a def site directly in a class body) carries the method's
 deferred annotations and type parameters, so that they are compiled in the class scope as
-Python compiles them (see ``_SiteRewriter._carried``).
+Python compiles them (see ``_SiteRewriter._carried``); before 3.14, and with the
+``annotations`` future import, a generic method's factory is generic and carries its type
+parameters only.
 
 Names with ``@`` cannot clash with user code (pytest's assertion rewriting uses the same
 trick).  Defaults are evaluated where they were, in order; decorators are applied where
@@ -145,8 +147,8 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
         # with, and everything is named as the method's own.
         inner = renames = (*renames, (donor.group(), sites[int(donor.group(1))].name))
     elif generic is not None:
-        # The generic scope of a factory that carries a generic method's type parameters
-        # (3.14): named as the method's, and so is everything in it.
+        # The generic scope of a factory that carries a generic method's type parameters:
+        # named as the method's, and so is everything in it.
         inner = renames = (*renames, (f"{_FACTORY}{generic.group(1)}", sites[int(generic.group(1))].name))
     elif code.co_varnames[:1] and code.co_varnames[0].startswith(TOKEN):
         if code.co_name.startswith(_FACTORY):
@@ -398,17 +400,22 @@ class _SiteRewriter(ast.NodeTransformer):
         method = self.lazy and class_names is not None and _lazily_annotated(node)
         carried = method and not self.annotations_in_place and not self._clashes(index, node)
         donor = self._donor(index, node) if method and not carried else None
+        # A generic method's type parameters (whose bounds, constraints and defaults are
+        # evaluated lazily, in the class scope) when its annotations are not carried (before
+        # 3.14, or strings): its factory is generic, in the class body, and carries them only.
+        generic = not method and class_names is not None and bool(type_param_names(node))
         hoisted: list[ast.expr] = []
         node.args = self._hoist_defaults(node.args, hoisted, node, class_names)
         body: list[ast.stmt] = [node]
         type_params: list[Any] = []
-        if method:
-            # Passed in after the defaults; the factory gives the def its annotations (and type
-            # parameters) before made() sees it, so that made() wraps them for the read check.
-            # All on the def's first line: an attribute's instructions take the line it ends on.
+        if method or generic:
+            # Passed in after the defaults (and hoisted annotations); the factory gives the def
+            # its annotations (and type parameters) before made() sees it, so that made() wraps
+            # them for the read check.  All on the def's first line: an attribute's
+            # instructions take the line it ends on.
             hoisted.append(_on_line(_name(factory_name if donor is None else donor.name), at_def))
             given = f"@latebind_d{len(hoisted) - 1}"
-            attributes = ["__annotate__"]
+            attributes = ["__annotate__"] if method else []
             params = type_param_names(node)
             if params:
                 # The def is no longer generic: its body and annotations read the type
@@ -439,6 +446,8 @@ class _SiteRewriter(ast.NodeTransformer):
             ast.copy_location(factory, at_def)
         else:
             factory = function_def(factory_name, self._factory_args(index, len(hoisted)), body)
+            if generic:
+                factory.type_params = type_params  # type: ignore[attr-defined,unused-ignore]
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, at_def)
         for decorator in reversed(decorators):

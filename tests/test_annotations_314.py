@@ -6,6 +6,10 @@ nested code cannot see them; the transformer makes the method's annotations (and
 method's type parameters) in the class body instead, with a def of its signature, and the
 factory gives them to the method.  The late read of a loop variable in them is still a stale
 read (issue 21).
+
+A generic method's type parameters (3.12, PEP 695) are evaluated lazily in the class scope
+too: when its annotations are not carried (before 3.14, or strings), its factory is generic
+and carries them only.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from pytest_latebind._transformer import compile_module, instrument
 
 from .helpers import load, run
 
-pytestmark = pytest.mark.skipif(sys.version_info < (3, 14), reason="annotations are deferred from 3.14 (PEP 649)")
+deferred = pytest.mark.skipif(sys.version_info < (3, 14), reason="annotations are deferred from 3.14 (PEP 649)")
+generic = pytest.mark.skipif(sys.version_info < (3, 12), reason="type parameters are from 3.12 (PEP 695)")
 
 HANDLERS = """
     import typing
@@ -81,6 +86,7 @@ TESTS = """
 """
 
 
+@deferred
 def test_a_methods_annotations_read_the_class_body_and_stay_checked(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(handlers=textwrap.dedent(HANDLERS), test_handlers=textwrap.dedent(TESTS))
     plain = run(pytester)
@@ -99,6 +105,7 @@ def test_a_methods_annotations_read_the_class_body_and_stay_checked(pytester: py
     assert finding["first_stale_read"][-1] == {"file": "handlers.py", "line": line, "function": "__annotate__"}
 
 
+@deferred
 def test_annotations_of_a_method_made_in_a_function_loop(tmp_path: Path) -> None:
     source = """
         import typing
@@ -164,6 +171,7 @@ def _shape(source: str, **kwargs: Any) -> tuple[int, int, int]:
             sum(annotated(d) for d in defs if d.name.startswith("@latebind_n")))
 
 
+@deferred
 @pytest.mark.parametrize(("source", "shape"), [
     ("""
         for k in range(2):
@@ -207,6 +215,7 @@ def test_where_a_methods_annotations_are_compiled(source: str, shape: tuple[int,
     assert _shape(source) == shape
 
 
+@deferred
 def test_a_transform_after_ours_keeps_the_methods_annotations_and_gets_a_donor(tmp_path: Path) -> None:
     source = """
         def make(kinds):
@@ -231,6 +240,7 @@ def test_a_transform_after_ours_keeps_the_methods_annotations_and_gets_a_donor(t
         assert (param.__bound__, box.pick.__annotations__) == (list, {"x": param, "return": param})
 
 
+@deferred
 def test_a_late_read_in_a_methods_annotations_is_still_stale(tmp_path: Path, window: Window) -> None:
     source = """
         def make(kinds):
@@ -252,3 +262,46 @@ def test_a_late_read_in_a_methods_annotations_is_still_stale(tmp_path: Path, win
     stale = window.take_stale()
     assert sorted((event.info.site.name, event.info.site.line, event.calls) for event in stale) == [
         ("carried", 7, 1), ("clashing", 9, 1)]
+
+
+GENERIC = """
+    def make(kinds):
+        out = []
+        for kind in kinds:
+            class Box:
+                Item = list
+                __Secret = tuple
+                def get[T: Item, U: (Item, __Secret), *Ts, **P](self, x: T, y: Item = None) -> U:
+                    return kind
+            out.append(Box)
+        return out
+"""
+
+
+def _type_params(func: Any) -> list[tuple[str, object, object]]:
+    return [(param.__name__, getattr(param, "__bound__", "-"), getattr(param, "__constraints__", "-"))
+            for param in func.__type_params__]
+
+
+@generic
+@pytest.mark.parametrize("future", [False, True], ids=["evaluated", "strings"])
+@pytest.mark.parametrize("another_transform", [False, True], ids=["alone", "another-transform"])
+def test_a_generic_methods_type_parameters_read_the_class_body(
+        tmp_path: Path, future: bool, another_transform: bool) -> None:
+    source = ("from __future__ import annotations\n" if future else "") + textwrap.dedent(GENERIC)
+    plain = load(tmp_path, source, instrumented=False).make([int, str])
+    boxes = _compiled(tmp_path, source, another_transform=another_transform)["make"]([int, str])
+    expected = [("T", list, ()), ("U", None, (list, tuple)), ("Ts", "-", "-"), ("P", None, "-")]
+    assert [_type_params(box.get) for box in plain] == [_type_params(box.get) for box in boxes] == [expected] * 2
+    assert [box().get(1) for box in boxes] == [str, str]
+    for box in boxes:
+        [t, u, _, _] = box.get.__type_params__
+        annotations = box.get.__annotations__
+        assert annotations == ({"x": "T", "y": "Item", "return": "U"} if future else {"x": t, "y": list, "return": u})
+    # The type parameters are made once per def statement, by the def that carries them (a
+    # donor's on 3.14 for a transform after ours), never inside the factory.
+    tree = ast.parse(source)
+    instrument(tree, source.splitlines(), another_transform=another_transform)
+    carriers = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.type_params]
+    donor = sys.version_info >= (3, 14) and not future and another_transform
+    assert carriers == ["@latebind_a0" if donor else "@latebind_f0"]

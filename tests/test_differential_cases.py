@@ -181,20 +181,73 @@ CASES = [
             return out
         """, since=(3, 12)),
     Case("new_generic_method_bound_names_the_class_body", """
+        import traceback
+        import difftools
+        def deco(func):
+            return func
+        def lazy(func):
+            out = []
+            for param in func.__type_params__:
+                for attr in ("__bound__", "__constraints__"):  # a TypeVarTuple has neither
+                    try:
+                        out.append((param.__name__, attr, getattr(param, attr, "-")))
+                    except NameError as exc:
+                        out.append((param.__name__, attr, str(exc),
+                                    [(frame.name, frame.lineno) for frame in traceback.extract_tb(exc.__traceback__)]))
+            return out
         def main():
             out = []
             for tag in ["a", "b"]:
                 class Box:
                     Item = int
-                    def get[T: Item, *Ts](self, x: T) -> T:
+                    __Secret = str
+                    @deco
+                    def get[T: Item, *Ts](self, x: T, y: Item = 0) -> T:
                         return tag
-                [param, _] = Box.get.__type_params__
-                out.append((Box().get(1), param.__bound__, Box.get.__annotations__["x"] is param))
+                    @staticmethod
+                    def pick[K: (Item, __Secret), **P](k: K, *args: P.args, **kwargs: P.kwargs) -> list[K]:
+                        return [k, tag]
+                    @classmethod
+                    def bad[B: Missing](cls) -> B:
+                        return tag
+                out.append((Box().get(1), Box.pick(2), Box.bad(), lazy(Box.get), lazy(Box.pick), lazy(Box.bad),
+                            Box.get.__annotations__["x"] is Box.get.__type_params__[0]))
+                difftools.note(difftools.describe(Box))
             return out
-        """, since=(3, 12), point="new: type parameter bounds", fails=((3, 12), (3, 14)), expect=(".result",),
-        reason="3.12-3.13: a generic method's type parameters are made in its factory, where the class body's "
-               "names are out of reach, so a bound, constraint or default that names one raises NameError when "
-               "evaluated (from 3.14 they are made in the class body, with its annotations)"),
+        """, since=(3, 12), point="new: type parameter bounds", fails=FIXED, expect=(".result",),
+        reason="3.12-3.13: a generic method's type parameters were made in its factory, where the class body's "
+               "names are out of reach, so a bound, constraint or default that names one raised NameError when "
+               "evaluated (from 3.14 they were made in the class body, with its annotations)"),
+    Case("new_generic_method_annotation_names_a_type_parameter_and_the_class_body", """
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Box:
+                    Item = int
+                    def get[T](self, x: dict[T, Item]) -> T:
+                        return tag
+                out.append((Box().get(1), Box.get.__annotations__))
+            return out
+        """, since=(3, 12), point="new: generic annotations", fails=((3, 12), (3, 14)), expect=(".result", ".coverage"),
+        reason="3.12-3.13: a generic method's annotation that names a type parameter is evaluated in its "
+               "factory, where the type parameters are but the class body's names are out of reach (the other "
+               "annotations are hoisted; from 3.14 the factory carries them all)"),
+    Case("held_generic_method_type_param_defaults", """
+        from __future__ import annotations
+        import difftools
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Box:
+                    Item = int
+                    def get[T: Item = Item, *Ts = *tuple[Item, ...]](self, x: T) -> list[T]:
+                        return tag
+                [param, rest] = Box.get.__type_params__
+                out.append((Box().get(1), param.__bound__, param.__default__, rest.__default__,
+                            Box.get.__annotations__))
+                difftools.note(difftools.describe(Box))
+            return out
+        """, since=(3, 13)),
     # -- point 2: a walrus in a generator expression --------------------------------------------
     Case("point_2_walrus_in_genexp", """
         def main():
