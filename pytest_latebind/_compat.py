@@ -17,9 +17,12 @@ The plugin reads scopes, rewrites ASTs and makes code objects; these changed as 
   :func:`source_lines`.
 * 3.14: annotations are deferred (PEP 649/749): each annotated def gets an ``__annotate__``
   code object, compiled where the def is (inside our factory), whose qualified name is
-  fixed like the def's.  Reading ``f.__annotations__`` evaluates them then, so a def in a
-  loop whose annotations name the loop variable reads it late: its ``__annotate__`` is a
-  closure that shares the def's cells (see :class:`_recorder.AnnotationReads`).
+  fixed like the def's; a method's (a def directly in a class body) is compiled in the class
+  scope, where it reads the class body's names, so its factory carries the method's
+  annotations and type parameters there (see ``_transformer._SiteRewriter._carried``).
+  Reading ``f.__annotations__`` evaluates them then, so a def in a loop whose annotations
+  name the loop variable reads it late: its ``__annotate__`` is a closure that shares the
+  def's cells (see :class:`_recorder.AnnotationReads`).
 """
 
 from __future__ import annotations

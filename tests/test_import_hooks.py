@@ -4,7 +4,6 @@ theirs), or the other hook keeps its own and one warning says what is off."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import pytest
@@ -243,8 +242,6 @@ def test_class_built_in_a_loop():
 """
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 14), reason="3.14 defers annotations (PEP 649): issue 16 point 1 "
-                    "is open there (a method's __annotate__ is compiled in its factory)")
 def test_typeguard_checks_a_class_built_in_a_loop_and_its_body_keeps_its_names(
         pytester: pytest.Pytester) -> None:
     # A method made in a loop keeps its annotations in the tree typeguard transforms after
