@@ -189,3 +189,53 @@ def test_memory_stays_flat_when_closures_are_made_and_dropped(pytester: pytest.P
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--latebind", timeout=120)
     result.assert_outcomes(passed=1)
+
+
+def test_judging_a_test_collects_no_garbage_cycle_the_program_left(pytester: pytest.Pytester) -> None:
+    # A test that leaves closures alive (so the judge looks for shared bindings) and a garbage
+    # reference cycle with a finalizer, the collector disabled: the cycle stays until the
+    # program collects, with the plugin as without it (a collection by the judge would run the
+    # finalizer at the end of the first test).
+    pytester.makepyfile(cyc="""
+        import weakref
+
+        LOG = []
+        KEPT = []
+
+
+        class Node:
+            pass
+
+
+        def make(names):
+            for name in names:
+                KEPT.append(lambda: name)
+
+
+        def leave_a_cycle():
+            node = Node()
+            node.me = node
+            weakref.finalize(node, LOG.append, "cycle freed")
+    """, test_cyc="""
+        import gc
+
+        import cyc
+
+
+        def test_leaves_closures_and_a_cycle():
+            gc.disable()
+            cyc.make("ab")
+            cyc.leave_a_cycle()
+
+
+        def test_the_cycle_is_still_there():
+            try:
+                assert cyc.LOG == []
+                gc.collect()
+                assert cyc.LOG == ["cycle freed"]
+            finally:
+                gc.enable()
+    """)
+    for args in ([], ["--latebind", "--latebind-mode=warn"]):
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args, timeout=120)
+        result.assert_outcomes(passed=2, warnings=1 if args else 0)
