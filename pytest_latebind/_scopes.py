@@ -127,19 +127,21 @@ class _Loop:
 def _resolve(name: str, scope: _Scope) -> _Scope:
     """The scope whose binding of ``name`` a use in ``scope`` reads (module for globals)."""
     current: _Scope | None = scope
-    first = True
+    sees_class = True
     while current is not None:
         if current.kind == "module":
             return current
         # A class body is no enclosing scope of the functions in it: neither its bindings nor
-        # its `global` declarations reach them.
-        skip_class = current.kind == "class" and not first
+        # its `global` declarations reach them.  An annotation scope directly in it (PEP 695
+        # type parameters, 3.14's lazy annotations, one in the other), and only that, reads
+        # its names through `__classdict__`.
+        skip_class = current.kind == "class" and not sees_class
         if name in current.declared_global and not skip_class:
             break
         if not skip_class and name not in current.declared_nonlocal and name in current.bound:
             return current
+        sees_class = sees_class and current.kind in ("annotation", "annotations")
         current = current.parent
-        first = False
     while scope.parent is not None:
         scope = scope.parent
     return scope
@@ -727,7 +729,14 @@ def locate_sites(tree: ast.Module, source_lines: list[str], *, with_reads: bool 
         reads = _free_reads(node, analyzer)
         lazy = analyzer.annotations_of.get(id(node))
         annotation_reads = _annotation_reads(lazy, analyzer) if lazy is not None else {}
-        for name, (owner, _line) in annotation_reads.items():
+        for name, (owner, _line) in list(annotation_reads.items()):
+            if owner.kind == "class":
+                # A method's annotations read a name the class body binds from the class
+                # namespace, not from a loop around the class, and the recorder finds a loop
+                # variable only as a cell of the factory or a global: a loop in the class body
+                # itself is not checked there (a miss).
+                del annotation_reads[name]
+                continue
             reads.setdefault(name, owner)
         first_read = _first_reads(node)
         variables = tuple(sorted(

@@ -264,6 +264,29 @@ def test_a_late_read_in_a_methods_annotations_is_still_stale(tmp_path: Path, win
         ("carried", 7, 1), ("clashing", 9, 1)]
 
 
+@deferred
+def test_a_class_attribute_named_as_the_loop_variable_is_the_classs_in_annotations(
+        tmp_path: Path, window: Window) -> None:
+    source = """
+        def make(kinds):
+            out = []
+            for kind in kinds:
+                class Box:
+                    kind = list
+                    def get(self, x: kind) -> kind:  # the class's kind: no loop variable read
+                        return kind
+                out.append(Box)
+            return out
+    """
+    plain = load(tmp_path, source, instrumented=False).make([int, str])
+    boxes = _compiled(tmp_path, source)["make"]([int, str])
+    assert [box.get.__annotations__ for box in boxes] == [box.get.__annotations__ for box in plain] == [
+        {"x": list, "return": list}] * 2
+    assert not window.take_stale()
+    assert [box().get(None) for box in boxes] == [str, str]  # the body reads the loop's, late
+    assert [(event.info.site.name, event.calls) for event in window.take_stale()] == [("get", 1)]
+
+
 GENERIC = """
     def make(kinds):
         out = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 import textwrap
 
 import pytest
@@ -325,3 +326,28 @@ def test_pre_check_skips_modules_without_a_closure_in_a_loop_reading_its_names()
     assert _may_have_sites(ast.parse(source + "for i in x:\n    import os.path\n    f = lambda: os\n"))
     assert not _may_have_sites(ast.parse(source + "z = [(y for y in x) for x in xs]\n"))  # x: its first iterable
     assert _may_have_sites(ast.parse(source + "z = [(y + x for y in ys) for x in xs]\n"))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="annotations are deferred from 3.14 (PEP 649)")
+def test_a_methods_annotations_read_the_class_bodys_names() -> None:
+    """A method's lazy annotations, and a generic one's type parameters, are annotation scopes
+    of the class body, which read its names (through ``__classdict__``): there a class
+    attribute named as the loop variable around the class is the class's, while the body,
+    even a generic method's, still reads the loop's."""
+    source = textwrap.dedent("""
+        def make(rows):
+            for kind, tag in rows:
+                class H:
+                    kind = int
+                    def shadowed(self) -> kind:
+                        return 0
+                    def both(self, x: kind) -> kind:
+                        return kind
+                    def generic[T](self, x: T) -> kind:
+                        return kind
+                    def tagged(self) -> list[kind, tag]:
+                        return 0
+    """)
+    found = find_sites(ast.parse(source), source.splitlines())
+    assert [(site.name, site.variables, site.annotated) for site, _ in found] == [
+        ("both", ("kind",), ()), ("generic", ("kind",), ()), ("tagged", ("tag",), (("tag", 12),))]
