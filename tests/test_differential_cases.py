@@ -128,6 +128,25 @@ CASES = [
                 difftools.note(difftools.describe(Handler))
             return out
         """),
+    Case("new_coverage_of_a_method_with_stacked_decorators", """
+        def deco(func):
+            return func
+        def main():
+            out = []
+            for tag in ["a", "b"]:
+                class Handler:
+                    @deco
+                    @deco
+                    def handle(self, raw: int) -> str:
+                        return tag
+                out.append(Handler().handle(1))
+            return out
+        """, coverage=True, since=(3, 14), point="new: coverage of stacked decorators", fails=((3, 14), (4, 0)),
+        expect=(".coverage",),
+        reason="3.14: a method's factory is on its def line, so that the __annotate__ it carries has the def's "
+               "first line, but the method made in it starts on the first decorator: an instruction more than one "
+               "line above its code's first line is a LINE event on line -1 (sys.monitoring), which coverage.py "
+               "records as a line the file does not have"),
     Case("point_1_bad_annotation_frames", """
         import difftools
         def main():
