@@ -40,19 +40,11 @@ def alive(objects: Iterable[Any], ignore: Iterable[Any] = ()) -> list[bool]:
     ``ignore``: containers of the caller's that refer to the objects (its own lists).  One
     search serves all the objects: each level of holders is one ``gc.get_referrers`` call.
     """
-    return search(objects, ignore)[0]
-
-
-def search(objects: Iterable[Any], ignore: Iterable[Any] = ()) -> tuple[list[bool], bool]:
-    """:func:`alive`, and whether the search gave up (its budget spent) on some object, which
-    it then calls alive.  Garbage in reference cycles is not alive to the search (nothing
-    outside the cycle holds it): only past the budget can it pass for alive."""
     targets = list(objects)
     if not targets:
-        return [], False
-    run = _Search([objects, *ignore])
-    found = run.run(targets)
-    return [k in found for k in range(len(targets))], run.gave_up
+        return []
+    found = _Search([objects, *ignore]).run(targets)
+    return [k in found for k in range(len(targets))]
 
 
 class _Search:
@@ -60,7 +52,6 @@ class _Search:
         self.modules = {id(vars(m)) for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)}
         self.running: set[int] = set()
         self.skip: set[int] = {id(x) for x in ignore}
-        self.gave_up = False
         frames = sys._current_frames()
         for top in frames.values():
             frame: types.FrameType | None = top
@@ -114,9 +105,7 @@ class _Search:
             del holders, edges, args  # ours: the next level's holders must not find them
             visited += len(following)
             if visited > _BUDGET:
-                undecided = set().union(*(origins[id(obj)] for obj in following)) - alive
-                self.gave_up = bool(undecided)
-                return alive | undecided
+                return alive | set().union(*(origins[id(obj)] for obj in following))
             level = following
         return alive
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from . import _builder
-from ._alive import search
+from ._alive import alive
 from ._findings import Finding, merged
 from ._recorder import Record, SiteInfo, Window, held_records
 
@@ -34,32 +34,15 @@ def _stale_reads(window: Window, context: Window | None) -> list[Finding]:
 def _shared_bindings(window: Window) -> list[Finding]:
     if not _candidates(window, window.live_records()):
         return []
-    live, kept = reachable(window)
-    return _candidates(window, {info: [r for r in group if id(r) in kept] for info, group in live.items()})
-
-
-def reachable(window: Window) -> tuple[dict[SiteInfo, list[Record]], set[int]]:
-    """The window's live records, and the ids of those whose closures the program can still
-    reach (see ``_alive``)."""
-    live, kept, gave_up = _alive_records(window)
-    if gave_up:
-        # Closures held by more garbage in reference cycles than the search can walk outlive
-        # their last use until the collector runs: collect, and search again.  Only then: a
-        # collection runs the finalizers of every cycle it frees, earlier than the program
-        # would have, and it costs a full pass over the heap at every test with candidates.
-        del live, kept
-        gc.collect()
-        live, kept, _ = _alive_records(window)
-    return live, kept
-
-
-def _alive_records(window: Window) -> tuple[dict[SiteInfo, list[Record]], set[int], bool]:
-    """The window's live records, the ids of those the program can still reach, and whether
-    the search gave up on some (calling them reachable)."""
+    # Closures in reference cycles outlive their last use until the collector runs:
+    # collect before calling them alive, and only when it matters.
+    gc.collect()
     live = window.live_records()
     records = [record for group in live.values() for record in group]
-    verdicts, gave_up = search(records, ignore=[live, *live.values(), held_records()])
-    return live, {id(record) for record, verdict in zip(records, verdicts, strict=True) if verdict}, gave_up
+    verdicts = alive(records, ignore=[live, *live.values(), held_records()])
+    kept = {id(record) for record, verdict in zip(records, verdicts, strict=True) if verdict}
+    del records
+    return _candidates(window, {info: [r for r in group if id(r) in kept] for info, group in live.items()})
 
 
 def _candidates(window: Window, live: dict[SiteInfo, list[Record]]) -> list[Finding]:

@@ -11,13 +11,14 @@ With values hidden, no value is listed: the counts and the verdict are.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
+from .._alive import alive
 from .._findings import Finding
-from .._judge import reachable
 from .._messages import Context, plural
-from .._recorder import PENDING, Window, binding_key
+from .._recorder import PENDING, Window, binding_key, held_records
 from .._values import same, short_repr
 
 _VALUES_SHOWN = 8
@@ -29,7 +30,12 @@ def explain_window(window: Window, findings: Sequence[Finding], context: Context
     made_count = dict(window.made_count)
     if not made_count:
         return []
-    live, alive_ids = reachable(window)  # as the judge counts them
+    gc.collect()  # closures in reference cycles are not alive: as the judge counts them
+    live = window.live_records()
+    records = [record for group in live.values() for record in group]
+    verdicts = alive(records, ignore=[live, *live.values(), held_records()]) if records else []
+    alive_ids = {id(r) for r, verdict in zip(records, verdicts, strict=True) if verdict}
+    del records
     found = {(f.file, f.line, f.column, f.variable): f for f in findings}
     out = []
     for info, made in made_count.items():
