@@ -178,7 +178,57 @@ def _fix(code: types.CodeType, sites: Sequence[Site], renames: tuple[tuple[str, 
         changes["co_name"] = _rename(code.co_name, renames)
     if HAS_QUALNAME:
         changes["co_qualname"] = _rename(code.co_qualname, renames)  # type: ignore[attr-defined,unused-ignore]
+    if LAZY_ANNOTATIONS and code.co_name.startswith(_FACTORY) and any(
+            line is not None and line < code.co_firstlineno - 1 for _, _, line in code.co_lines()):
+        changes["co_linetable"] = _lines_from(code, code.co_firstlineno - 1)
     return code.replace(**changes)
+
+
+def _lines_from(code: types.CodeType, lowest: int) -> bytes:
+    """``code``'s location table (3.11+ format) with every line above ``lowest`` moved to its
+    first line, without columns.
+
+    A carrying factory (3.14) starts on its method's def line, so that the ``__annotate__`` it
+    carries starts there, but the method it makes starts on its first decorator: CPython keeps
+    every instruction of a code object at most one line above its first line, and from 3.14
+    ``sys.monitoring`` reports one further up as line -1 (coverage.py then records a line the
+    file does not have).  The def statement inside runs on the def line instead, in the
+    factory's own code, which nothing but a line tracer sees."""
+    table = bytearray()
+
+    def varint(value: int) -> None:
+        while value >= 64:
+            table.append(0x40 | (value & 63))
+            value >>= 6
+        table.append(value)
+
+    def svarint(value: int) -> None:
+        varint((-value << 1) | 1 if value < 0 else value << 1)
+    positions = list(code.co_positions())  # type: ignore[attr-defined,unused-ignore]
+    previous = first = code.co_firstlineno
+    k = 0
+    while k < len(positions):
+        size = 1  # code units sharing the position, at most 8 an entry
+        while size < 8 and k + size < len(positions) and positions[k + size] == positions[k]:
+            size += 1
+        line, end_line, column, end_column = positions[k]
+        if line is not None and line < lowest:
+            line, end_line, column, end_column = first, first, None, None
+        if line is None:  # no location
+            table.append(0x80 | 15 << 3 | (size - 1))
+        elif column is None or end_line is None or end_column is None or end_line < line:  # a line only
+            table.append(0x80 | 13 << 3 | (size - 1))
+            svarint(line - previous)
+            previous = line
+        else:  # the long form
+            table.append(0x80 | 14 << 3 | (size - 1))
+            svarint(line - previous)
+            varint(end_line - line)
+            varint(column + 1)
+            varint(end_column + 1)
+            previous = line
+        k += size
+    return bytes(table)
 
 
 def _given_iterator(co_code: bytes) -> bytes:

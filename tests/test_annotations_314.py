@@ -18,13 +18,14 @@ import ast
 import json
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_latebind._recorder import Window, bind_sites
-from pytest_latebind._transformer import compile_module, instrument
+from pytest_latebind._transformer import _lines_from, compile_module, instrument
 
 from .helpers import load, run
 
@@ -328,3 +329,43 @@ def test_a_generic_methods_type_parameters_read_the_class_body(
     carriers = [node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.type_params]
     donor = sys.version_info >= (3, 14) and not future and another_transform
     assert carriers == ["@latebind_a0" if donor else "@latebind_f0"]
+
+
+def _code_objects(code: types.CodeType) -> list[types.CodeType]:
+    found = [code]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found.extend(_code_objects(const))
+    return found
+
+
+@deferred
+def test_no_instruction_is_more_than_a_line_above_its_codes_first_line() -> None:
+    # A method made in a carrying factory starts on its first decorator, above the factory's
+    # def line; sys.monitoring reports an instruction further than one line up as line -1.
+    source = textwrap.dedent("""
+        def deco(func):
+            return func
+        for tag in "ab":
+            class Handler:
+                @deco
+
+                @deco
+                def handle(self, raw: int) -> str:
+                    return tag
+    """)
+    tree = ast.parse(source)
+    sites = instrument(tree, source.splitlines())
+    codes = _code_objects(compile_module(tree, "m.py", sites))
+    assert {code.co_firstlineno for code in codes if code.co_qualname == "Handler.handle"} == {6, 9}
+    assert all(line is None or line >= code.co_firstlineno - 1 for code in codes for _, _, line in code.co_lines())
+
+
+@deferred
+def test_a_location_table_written_again_is_the_same() -> None:
+    import inspect
+
+    for code in _code_objects(compile(Path(inspect.__file__).read_text(), inspect.__file__, "exec")):
+        again = code.replace(co_linetable=_lines_from(code, -1))
+        assert list(again.co_positions()) == list(code.co_positions())
+        assert list(again.co_lines()) == list(code.co_lines())

@@ -135,18 +135,25 @@ CASES = [
             out = []
             for tag in ["a", "b"]:
                 class Handler:
+                    Item = int
                     @deco
                     @deco
-                    def handle(self, raw: int) -> str:
+                    def handle(self, raw: Item) -> str:
                         return tag
-                out.append(Handler().handle(1))
+                    @deco
+
+                    # a comment between a decorator and its def
+                    @staticmethod
+                    def pick[T: Item](x: T) -> list[T]:
+                        return [x, tag]
+                out.append((Handler().handle(1), Handler.pick(2), Handler.handle.__annotations__))
             return out
-        """, coverage=True, since=(3, 14), point="new: coverage of stacked decorators", fails=((3, 14), (4, 0)),
+        """, coverage=True, since=(3, 12), point="new: coverage of stacked decorators", fails=FIXED,
         expect=(".coverage",),
         reason="3.14: a method's factory is on its def line, so that the __annotate__ it carries has the def's "
                "first line, but the method made in it starts on the first decorator: an instruction more than one "
-               "line above its code's first line is a LINE event on line -1 (sys.monitoring), which coverage.py "
-               "records as a line the file does not have"),
+               "line above its code's first line was a LINE event on line -1 (sys.monitoring), which coverage.py "
+               "recorded as a line the file does not have"),
     Case("point_1_bad_annotation_frames", """
         import difftools
         def main():
