@@ -36,6 +36,19 @@ import types
 HAS_QUALNAME = sys.version_info >= (3, 11)
 # PEP 649/749: a def's annotations are evaluated when read, by its __annotate__ closure.
 LAZY_ANNOTATIONS = sys.version_info >= (3, 14)
+# The position of a generator expression's GET_ITER (the iter() of its first iterable): the
+# whole expression's before 3.13, the iterable's from 3.13.
+GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
+# Where a decorator is applied: on its own line from 3.11, on the def's line before.
+DECORATOR_CALL_AT_DECORATOR = sys.version_info >= (3, 11)
+
+if sys.version_info >= (3, 11):
+    from tomllib import loads as toml_loads
+else:  # pytest's own dependency before 3.11
+    from tomli import loads as toml_loads  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["DECORATOR_CALL_AT_DECORATOR", "GET_ITER_AT_ITERABLE", "HAS_QUALNAME", "LAZY_ANNOTATIONS",
+           "factory_qualname", "function_def", "source_lines", "toml_loads", "type_alias_name", "type_param_names"]
 
 _MADE_BY_LAMBDA = (".<locals>.<lambda>", ".<locals>.<genexpr>")
 

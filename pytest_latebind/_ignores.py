@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import linecache
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,7 @@ from typing import Any
 import iniconfig
 import pytest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pytest's own dependency before 3.11
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
+from ._compat import toml_loads
 from ._findings import Finding
 from ._messages import Context
 
@@ -95,7 +90,7 @@ def configured_ignores(start: Path) -> tuple[Path, list[str]] | None:
             if not path.is_file():
                 continue
             if section is None:
-                table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+                table = toml_loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
                 if "ini_options" not in table:
                     continue
                 value = table["ini_options"].get("latebind_ignore", [])

@@ -55,12 +55,19 @@ import ast
 import copy
 import dis
 import re
-import sys
 import types
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ._compat import HAS_QUALNAME, LAZY_ANNOTATIONS, factory_qualname, function_def, type_param_names
+from ._compat import (
+    DECORATOR_CALL_AT_DECORATOR,
+    GET_ITER_AT_ITERABLE,
+    HAS_QUALNAME,
+    LAZY_ANNOTATIONS,
+    factory_qualname,
+    function_def,
+    type_param_names,
+)
 from ._scopes import SITE_MARK, FunctionNode, Site, locate_sites
 
 TOKEN = "@latebind_token"  # + the site's index: the closure's record
@@ -76,11 +83,6 @@ _GET_ITER = dis.opmap["GET_ITER"]
 _NOP = dis.opmap["NOP"]
 _LOAD_FAST = dis.opmap["LOAD_FAST"]
 _LOAD_FAST_BORROW = dis.opmap.get("LOAD_FAST_BORROW", -1)  # 3.14
-# The position of a generator expression's GET_ITER (the iter() of its first iterable): the
-# whole expression's before 3.13, the iterable's from 3.13.
-_GET_ITER_AT_ITERABLE = sys.version_info >= (3, 13)
-# Where a decorator is applied: on its own line from 3.11, on the def's line before.
-_DECORATOR_CALL_AT_DECORATOR = sys.version_info >= (3, 11)
 
 
 def instrument(tree: ast.Module, source_lines: list[str], *, another_transform: bool = False) -> list[Site]:
@@ -409,7 +411,7 @@ class _SiteRewriter(ast.NodeTransformer):
         if self.builtin_iter and not first.is_async:
             # Where the compiler puts its GET_ITER: the generator expression (3.10-3.12), the
             # iterable (3.13+).
-            where = outer_iter if _GET_ITER_AT_ITERABLE else node
+            where = outer_iter if GET_ITER_AT_ITERABLE else node
             outer_iter = _located(ast.copy_location(_call(_located(_name("iter"), where), outer_iter), where), where)
         param = _ITERATOR if outer_iter is not first.iter else "@latebind_d0"
         first = ast.comprehension(target=first.target, iter=_located(_name(param), outer_iter),
@@ -501,7 +503,7 @@ class _SiteRewriter(ast.NodeTransformer):
         _located(factory, node)
         value: ast.expr = self._made(index, _name(factory_name), hoisted, at_def)
         for decorator in reversed(decorators):
-            value = _located(_call(decorator, value), decorator if _DECORATOR_CALL_AT_DECORATOR else at_def)
+            value = _located(_call(decorator, value), decorator if DECORATOR_CALL_AT_DECORATOR else at_def)
         assign = _located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), at_def)
         made = [factory] if donor is None else [factory, donor]
         delete = _located(ast.Delete(targets=[ast.Name(id=made_.name, ctx=ast.Del()) for made_ in made]), at_def)
