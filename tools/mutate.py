@@ -183,7 +183,7 @@ def _map(cache: str | None, commit: str, python: Path, copy: Path, work: Path, d
         dict[str, dict[int, set[str]]], dict[str, float]]:
     """The coverage map of the whole suite, from ``cache`` when it holds this commit's."""
     saved = json.loads(Path(cache).read_text()) if cache and Path(cache).is_file() else {}
-    if saved.get("format") == MAP_FORMAT:
+    if cache and saved.get("format") == MAP_FORMAT:
         lines = {m: {int(n): set(t) for n, t in by.items()} for m, by in saved["lines"].items()}
         if saved["commit"] == commit:
             print(f"coverage map of {commit[:12]} read from {cache}", flush=True)
